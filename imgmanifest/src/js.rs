@@ -1,0 +1,534 @@
+//! The few JavaScript value semantics the Node `imgmanifest` validator relies
+//! on, applied to `serde_json::Value`.
+//!
+//! Node validates a parsed JSON object with loose JavaScript operations:
+//! `String(x)` before a regex test, `Number(x)`, truthiness, `.length` in
+//! UTF-16 code units, `Object.keys` order, and `util.format`'s `%s` and `%j`.
+//! To give the same verdicts and messages we reproduce exactly those
+//! operations here, and nothing more.
+
+use serde_json::{Map, Number, Value};
+
+/// JavaScript truthiness (`if (x)`), for a JSON value.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => {
+            let f = to_f64(n);
+            f != 0.0 && !f.is_nan()
+        }
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// `typeof x` for a JSON value (`null` and arrays are `"object"`).
+pub fn type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Null | Value::Array(_) | Value::Object(_) => "object",
+    }
+}
+
+/// The number a JSON number is in JavaScript (a double).
+pub fn to_f64(n: &Number) -> f64 {
+    n.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Length of a string in UTF-16 code units, as JavaScript's `.length`.
+pub fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Whether a key is an "array index" (a canonical decimal below 2^32 - 1),
+/// which JavaScript objects list before all other keys.
+fn array_index(key: &str) -> Option<u32> {
+    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|&i| i != u32::MAX)
+}
+
+/// `Object.keys(obj)` order: array-index keys ascending, then the others in
+/// insertion order.
+pub fn keys(map: &Map<String, Value>) -> Vec<&String> {
+    let mut indices: Vec<(u32, &String)> = map
+        .keys()
+        .filter_map(|k| array_index(k).map(|i| (i, k)))
+        .collect();
+    indices.sort_by_key(|(i, _)| *i);
+    let mut out: Vec<&String> = indices.into_iter().map(|(_, k)| k).collect();
+    out.extend(map.keys().filter(|k| array_index(k).is_none()));
+    out
+}
+
+/// `Object.keys(v)` for any value: object keys, array indices, string
+/// indices (one per UTF-16 unit); nothing for numbers and booleans.
+/// `None` where JavaScript throws (`null`).
+pub fn keys_of_any(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::Null => None,
+        Value::Object(m) => Some(keys(m).into_iter().cloned().collect()),
+        Value::Array(a) => Some((0..a.len()).map(|i| i.to_string()).collect()),
+        Value::String(s) => Some((0..utf16_len(s)).map(|i| i.to_string()).collect()),
+        Value::Bool(_) | Value::Number(_) => Some(Vec::new()),
+    }
+}
+
+/// Property access `v[key]` as JavaScript does it for own properties of
+/// JSON values: object members, array elements and `length`, string
+/// `length`. Anything else is `undefined` (`None`).
+pub fn get<'a>(v: &'a Value, key: &str) -> Option<std::borrow::Cow<'a, Value>> {
+    use std::borrow::Cow;
+    match v {
+        Value::Object(m) => m.get(key).map(Cow::Borrowed),
+        Value::Array(a) => {
+            if key == "length" {
+                Some(Cow::Owned(Value::from(a.len())))
+            } else {
+                array_index(key)
+                    .and_then(|i| a.get(i as usize))
+                    .map(Cow::Borrowed)
+            }
+        }
+        Value::String(s) if key == "length" => Some(Cow::Owned(Value::from(utf16_len(s)))),
+        _ => None,
+    }
+}
+
+/// Names every plain JavaScript object inherits from `Object.prototype`.
+/// A lookup like `VALID_TYPES[x]` finds these too, so Node accepts them.
+pub const OBJECT_PROTOTYPE_NAMES: &[&str] = &[
+    "constructor",
+    "__defineGetter__",
+    "__defineSetter__",
+    "hasOwnProperty",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toString",
+    "valueOf",
+    "__proto__",
+    "toLocaleString",
+];
+
+/// Formats a double as JavaScript's `Number.prototype.toString()` does.
+pub fn number_to_string(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    let sign = if f < 0.0 { "-" } else { "" };
+    // Rust's `{:e}` gives the shortest round-trip digits, as JavaScript uses.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
+    let k = digits.len() as i32;
+    let n = exp + 1;
+    let body = if k <= n && n <= 21 {
+        format!("{}{}", digits, "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 21 {
+        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{}", "0".repeat((-n) as usize), digits)
+    } else {
+        let e = n - 1;
+        let esign = if e < 0 { '-' } else { '+' };
+        if k == 1 {
+            format!("{}e{}{}", digits, esign, e.abs())
+        } else {
+            format!("{}.{}e{}{}", &digits[..1], &digits[1..], esign, e.abs())
+        }
+    };
+    format!("{sign}{body}")
+}
+
+fn json_number_to_string(n: &Number) -> String {
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() < (1u64 << 53) {
+            return i.to_string();
+        }
+    }
+    if let Some(u) = n.as_u64() {
+        if u < (1u64 << 53) {
+            return u.to_string();
+        }
+    }
+    number_to_string(to_f64(n))
+}
+
+/// `String(v)`.
+pub fn to_string(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => json_number_to_string(n),
+        Value::String(s) => s.clone(),
+        // Array.prototype.join: null and undefined elements become "".
+        Value::Array(a) => a
+            .iter()
+            .map(|e| {
+                if e.is_null() {
+                    String::new()
+                } else {
+                    to_string(e)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => "[object Object]".into(),
+    }
+}
+
+/// JavaScript's white space and line terminators, as `String.prototype.trim`
+/// and `Number("...")` strip them.
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{9}' | '\u{a}' | '\u{b}' | '\u{c}' | '\u{d}' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// `Number(s)` for a string: JavaScript's StringToNumber.
+pub fn string_to_number(s: &str) -> f64 {
+    let t = s.trim_matches(is_js_space);
+    if t.is_empty() {
+        return 0.0;
+    }
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
+                return f64::NAN;
+            }
+            return rest.chars().fold(0.0, |acc, c| {
+                acc * radix as f64 + c.to_digit(radix).unwrap() as f64
+            });
+        }
+    }
+    let (sign, unsigned) = match t.as_bytes()[0] {
+        b'+' => (1.0, &t[1..]),
+        b'-' => (-1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    if unsigned == "Infinity" {
+        return sign * f64::INFINITY;
+    }
+    if !is_decimal_literal(unsigned) {
+        return f64::NAN;
+    }
+    sign * unsigned.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// StrUnsignedDecimalLiteral: `digits[.digits][e[+-]digits]` or `.digits[...]`.
+fn is_decimal_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - f;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// `Number(v)`.
+pub fn to_number(v: &Value) -> f64 {
+    match v {
+        Value::Null => 0.0,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Number(n) => to_f64(n),
+        Value::String(s) => string_to_number(s),
+        Value::Array(_) | Value::Object(_) => string_to_number(&to_string(v)),
+    }
+}
+
+/// `JSON.stringify(v)`, as `util.format('%j')` prints it.
+pub fn json_stringify(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(v, &mut out);
+    out
+}
+
+fn write_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let f = to_f64(n);
+            if f.is_finite() {
+                out.push_str(&json_number_to_string(n))
+            } else {
+                out.push_str("null")
+            }
+        }
+        Value::String(s) => write_json_string(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(e, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, k) in keys(m).into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(k, out);
+                out.push(':');
+                write_json(&m[k.as_str()], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// What `util.format('%s', v)` prints in Node 20: strings as they are,
+/// numbers via `String` except `-0`, objects and arrays through
+/// `util.inspect` with depth 0.
+pub fn format_s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => "-0".into(),
+        Value::Array(_) | Value::Object(_) => inspect(v, 0),
+        _ => to_string(v),
+    }
+}
+
+/// Node's `util.inspect(v, {depth: 0, compact: 3, breakLength: 80})` for the
+/// shapes JSON can produce. Arrays of more than six entries are laid out in
+/// columns by Node; we print them one a line, which is the only difference.
+fn inspect(v: &Value, level: usize) -> String {
+    match v {
+        Value::String(s) => inspect_string(s),
+        Value::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => "-0".into(),
+        Value::Array(a) => {
+            if a.is_empty() {
+                return "[]".into();
+            }
+            if level > 0 {
+                return "[Array]".into();
+            }
+            let mut entries: Vec<String> =
+                a.iter().take(100).map(|e| inspect(e, level + 1)).collect();
+            if a.len() > 100 {
+                let more = a.len() - 100;
+                entries.push(format!(
+                    "... {more} more item{}",
+                    if more > 1 { "s" } else { "" }
+                ));
+            }
+            braces(entries, "[", "]")
+        }
+        Value::Object(m) => {
+            if m.is_empty() {
+                return "{}".into();
+            }
+            if level > 0 {
+                return "[Object]".into();
+            }
+            let entries = keys(m)
+                .into_iter()
+                .map(|k| format!("{}: {}", inspect_key(k), inspect(&m[k.as_str()], level + 1)))
+                .collect();
+            braces(entries, "{", "}")
+        }
+        _ => to_string(v),
+    }
+}
+
+fn braces(entries: Vec<String>, open: &str, close: &str) -> String {
+    // Node's isBelowBreakLength: entries + separators + a fixed allowance.
+    let start = entries.len() + open.len() + 10;
+    let total = entries.iter().map(|e| e.len()).sum::<usize>() + entries.len() + start;
+    if total <= 80 && !entries.iter().any(|e| e.contains('\n')) {
+        format!("{open} {} {close}", entries.join(", "))
+    } else {
+        format!("{open}\n  {}\n{close}", entries.join(",\n  "))
+    }
+}
+
+fn inspect_key(k: &str) -> String {
+    let mut chars = k.chars();
+    let ident = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        k.to_string()
+    } else {
+        inspect_string(k)
+    }
+}
+
+/// Node's strEscape: single quotes unless the string holds one and no double
+/// quote (then double quotes), or holds both but no backtick.
+fn inspect_string(s: &str) -> String {
+    let quote = if !s.contains('\'') {
+        '\''
+    } else if !s.contains('"') {
+        '"'
+    } else if !s.contains('`') && !s.contains("${") {
+        '`'
+    } else {
+        '\''
+    };
+    let mut out = String::new();
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            c if c == quote => {
+                out.push('\\');
+                out.push(c)
+            }
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_print_as_javascript_does() {
+        assert_eq!(number_to_string(1.0), "1");
+        assert_eq!(number_to_string(1.5), "1.5");
+        assert_eq!(number_to_string(1e21), "1e+21");
+        assert_eq!(number_to_string(1.5e21), "1.5e+21");
+        assert_eq!(number_to_string(1e20), "100000000000000000000");
+        assert_eq!(number_to_string(0.000001), "0.000001");
+        assert_eq!(number_to_string(0.0000001), "1e-7");
+        assert_eq!(number_to_string(-2.5e-7), "-2.5e-7");
+        assert_eq!(number_to_string(123.456), "123.456");
+    }
+
+    #[test]
+    fn string_to_number_follows_the_spec() {
+        assert_eq!(string_to_number(""), 0.0);
+        assert_eq!(string_to_number("  12 \n"), 12.0);
+        assert_eq!(string_to_number("0x1f"), 31.0);
+        assert!(string_to_number("-0x1f").is_nan());
+        assert_eq!(string_to_number("-Infinity"), f64::NEG_INFINITY);
+        assert!(string_to_number("inf").is_nan());
+        assert!(string_to_number("1e").is_nan());
+        assert_eq!(string_to_number(".5e1"), 5.0);
+        assert_eq!(string_to_number("5."), 5.0);
+        assert!(string_to_number(".").is_nan());
+    }
+
+    #[test]
+    fn string_conversion_and_keys() {
+        assert_eq!(to_string(&json!([1, null, [2, 3], "a"])), "1,,2,3,a");
+        assert_eq!(to_string(&json!({"a": 1})), "[object Object]");
+        let v = json!({"b": 1, "10": 2, "2": 3, "a": 4, "01": 5});
+        let m = v.as_object().unwrap();
+        assert_eq!(keys(m), vec!["2", "10", "b", "a", "01"]);
+        assert_eq!(json_stringify(&v), r#"{"2":3,"10":2,"b":1,"a":4,"01":5}"#);
+    }
+
+    #[test]
+    fn inspect_matches_node_for_small_values() {
+        assert_eq!(
+            format_s(&json!([1, "a", [2], {}])),
+            "[ 1, 'a', [Array], {} ]"
+        );
+        assert_eq!(
+            format_s(&json!({"a": 1, "b-c": "x", "n": null})),
+            "{ a: 1, 'b-c': 'x', n: null }"
+        );
+        assert_eq!(format_s(&json!({"a": {"b": 1}})), "{ a: [Object] }");
+        assert_eq!(format_s(&json!([])), "[]");
+        assert_eq!(format_s(&json!("it's")), "it's");
+        assert_eq!(inspect_string("it's"), "\"it's\"");
+    }
+}
