@@ -38,9 +38,43 @@ pub fn to_f64(n: &Number) -> f64 {
     n.as_f64().unwrap_or(f64::NAN)
 }
 
-/// Length of a string in UTF-16 code units, as JavaScript's `.length`.
+/// Length of a string in UTF-16 code units, as JavaScript's `.length`:
+/// one unit per UTF-8 sequence, two for a 4-byte one. Counted on bytes so
+/// it vectorizes; long descriptions and tags are common.
 pub fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
+    if s.is_ascii() {
+        return s.len();
+    }
+    let units = |b: u8| u16::from((b & 0xC0) != 0x80) + u16::from(b >= 0xF0);
+    s.as_bytes().chunks(8192).map(|c| usize::from(c.iter().map(|&b| units(b)).sum::<u16>())).sum()
+}
+
+/// `JSON.stringify(v).length` without building the string.
+pub fn json_utf16_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => string_json_len(s),
+        Value::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(json_utf16_len).sum::<usize>(),
+        Value::Object(m) => {
+            2 + m.len().saturating_sub(1)
+                + m.iter().map(|(k, v)| string_json_len(k) + 1 + json_utf16_len(v)).sum::<usize>()
+        }
+        _ => json_stringify(v).len(),
+    }
+}
+
+/// UTF-16 length of a string written as a JSON string literal.
+fn string_json_len(s: &str) -> usize {
+    // Extra units per byte: `"` and `\` gain 1, \b \f \n \r \t gain 1, other
+    // control characters 5 (\u00XX). Branch-free with u16 sums over chunks,
+    // so it vectorizes: tags may hold 100 KiB.
+    let extra = |b: u8| -> u16 {
+        let quoted = u16::from((b == b'"') | (b == b'\\'));
+        let short = u16::from((b == 0x08) | (b == 0x0c) | (b == b'\n') | (b == b'\r') | (b == b'\t'));
+        let control = u16::from(b < 0x20);
+        quoted + short + 5 * (control - short)
+    };
+    let escapes: usize = s.as_bytes().chunks(4096).map(|c| usize::from(c.iter().map(|&b| extra(b)).sum::<u16>())).sum();
+    utf16_len(s) + 2 + escapes
 }
 
 /// Whether a key is an "array index" (a canonical decimal below 2^32 - 1),
@@ -58,10 +92,7 @@ fn array_index(key: &str) -> Option<u32> {
 /// `Object.keys(obj)` order: array-index keys ascending, then the others in
 /// insertion order.
 pub fn keys(map: &Map<String, Value>) -> Vec<&String> {
-    let mut indices: Vec<(u32, &String)> = map
-        .keys()
-        .filter_map(|k| array_index(k).map(|i| (i, k)))
-        .collect();
+    let mut indices: Vec<(u32, &String)> = map.keys().filter_map(|k| array_index(k).map(|i| (i, k))).collect();
     indices.sort_by_key(|(i, _)| *i);
     let mut out: Vec<&String> = indices.into_iter().map(|(_, k)| k).collect();
     out.extend(map.keys().filter(|k| array_index(k).is_none()));
@@ -92,9 +123,7 @@ pub fn get<'a>(v: &'a Value, key: &str) -> Option<std::borrow::Cow<'a, Value>> {
             if key == "length" {
                 Some(Cow::Owned(Value::from(a.len())))
             } else {
-                array_index(key)
-                    .and_then(|i| a.get(i as usize))
-                    .map(Cow::Borrowed)
+                array_index(key).and_then(|i| a.get(i as usize)).map(Cow::Borrowed)
             }
         }
         Value::String(s) if key == "length" => Some(Cow::Owned(Value::from(utf16_len(s)))),
@@ -125,11 +154,7 @@ pub fn number_to_string(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     if f == 0.0 {
         return "0".into();
@@ -174,6 +199,14 @@ fn json_number_to_string(n: &Number) -> String {
     number_to_string(to_f64(n))
 }
 
+/// `String(v)`, borrowing when `v` is already a string.
+pub fn string_of(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(to_string(other)),
+    }
+}
+
 /// `String(v)`.
 pub fn to_string(v: &Value) -> String {
     match v {
@@ -182,17 +215,9 @@ pub fn to_string(v: &Value) -> String {
         Value::Number(n) => json_number_to_string(n),
         Value::String(s) => s.clone(),
         // Array.prototype.join: null and undefined elements become "".
-        Value::Array(a) => a
-            .iter()
-            .map(|e| {
-                if e.is_null() {
-                    String::new()
-                } else {
-                    to_string(e)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(","),
+        Value::Array(a) => {
+            a.iter().map(|e| if e.is_null() { String::new() } else { to_string(e) }).collect::<Vec<_>>().join(",")
+        }
         Value::Object(_) => "[object Object]".into(),
     }
 }
@@ -203,37 +228,26 @@ pub fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\u{9}' | '\u{a}' | '\u{b}' | '\u{c}' | '\u{d}' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
+            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
     )
 }
 
 /// `Number(s)` for a string: JavaScript's StringToNumber.
 pub fn string_to_number(s: &str) -> f64 {
+    // Fast path for the common case, short runs of digits (dates, sizes).
+    if !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')) as f64;
+    }
     let t = s.trim_matches(is_js_space);
     if t.is_empty() {
         return 0.0;
     }
-    for (prefix, radix) in [
-        ("0x", 16),
-        ("0X", 16),
-        ("0o", 8),
-        ("0O", 8),
-        ("0b", 2),
-        ("0B", 2),
-    ] {
+    for (prefix, radix) in [("0x", 16), ("0X", 16), ("0o", 8), ("0O", 8), ("0b", 2), ("0B", 2)] {
         if let Some(rest) = t.strip_prefix(prefix) {
             if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
                 return f64::NAN;
             }
-            return rest.chars().fold(0.0, |acc, c| {
-                acc * radix as f64 + c.to_digit(radix).unwrap() as f64
-            });
+            return rest.chars().fold(0.0, |acc, c| acc * radix as f64 + c.to_digit(radix).unwrap() as f64);
         }
     }
     let (sign, unsigned) = match t.as_bytes()[0] {
@@ -387,14 +401,10 @@ fn inspect(v: &Value, level: usize) -> String {
             if level > 0 {
                 return "[Array]".into();
             }
-            let mut entries: Vec<String> =
-                a.iter().take(100).map(|e| inspect(e, level + 1)).collect();
+            let mut entries: Vec<String> = a.iter().take(100).map(|e| inspect(e, level + 1)).collect();
             if a.len() > 100 {
                 let more = a.len() - 100;
-                entries.push(format!(
-                    "... {more} more item{}",
-                    if more > 1 { "s" } else { "" }
-                ));
+                entries.push(format!("... {more} more item{}", if more > 1 { "s" } else { "" }));
             }
             braces(entries, "[", "]")
         }
@@ -464,9 +474,7 @@ fn inspect_string(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02X}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02X}", c as u32)),
             c => out.push(c),
         }
     }
@@ -517,15 +525,22 @@ mod tests {
     }
 
     #[test]
+    fn json_length_without_allocating() {
+        for v in [
+            json!({"a": "x\"y\u{1}\n", "b": [1, 2.5, null, true], "c": {"d": "\u{1F600}é"}, "e": []}),
+            json!("plain"),
+            json!([]),
+            json!({}),
+        ] {
+            assert_eq!(json_utf16_len(&v), json_stringify(&v).encode_utf16().count(), "{v}");
+        }
+        assert_eq!(utf16_len("a\u{1F600}é"), 4);
+    }
+
+    #[test]
     fn inspect_matches_node_for_small_values() {
-        assert_eq!(
-            format_s(&json!([1, "a", [2], {}])),
-            "[ 1, 'a', [Array], {} ]"
-        );
-        assert_eq!(
-            format_s(&json!({"a": 1, "b-c": "x", "n": null})),
-            "{ a: 1, 'b-c': 'x', n: null }"
-        );
+        assert_eq!(format_s(&json!([1, "a", [2], {}])), "[ 1, 'a', [Array], {} ]");
+        assert_eq!(format_s(&json!({"a": 1, "b-c": "x", "n": null})), "{ a: 1, 'b-c': 'x', n: null }");
         assert_eq!(format_s(&json!({"a": {"b": 1}})), "{ a: [Object] }");
         assert_eq!(format_s(&json!([])), "[]");
         assert_eq!(format_s(&json!("it's")), "it's");

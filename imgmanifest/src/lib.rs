@@ -21,13 +21,10 @@ mod upgrade;
 pub mod validate;
 
 pub use model::{
-    Compression, ImageFile, ImageType, Manifest, ManifestFields, NetworkRequirement, Os,
-    Requirements, State, User,
+    Compression, ImageFile, ImageType, Manifest, ManifestFields, NetworkRequirement, Os, Requirements, State, User,
 };
 pub use upgrade::{upgrade, UpgradeError, MANIFEST_V};
-pub use validate::{
-    validate, Code, FieldError, Mode, Options, VALID_FILE_COMPRESSIONS, VALID_OSES, VALID_TYPES,
-};
+pub use validate::{validate, Code, FieldError, Mode, Options, VALID_FILE_COMPRESSIONS, VALID_OSES, VALID_TYPES};
 
 /// Fields an image created from a VM or dataset takes from its origin image
 /// when the given manifest lacks them (imgadm `createImage`), in that order.
@@ -53,9 +50,7 @@ pub const INHERITED_FIELDS: &[&str] = &[
 pub fn slug(s: &str) -> String {
     let kept: String = s
         .chars()
-        .filter(|&c| {
-            c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || js::is_js_space(c)
-        })
+        .filter(|&c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || js::is_js_space(c))
         .collect();
     let lowered = kept.trim_matches(js::is_js_space).to_lowercase();
     let mut out = String::with_capacity(lowered.len());

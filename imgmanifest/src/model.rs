@@ -328,23 +328,14 @@ mod tests {
         m.description = Some("d".into());
         m.image_type = Some(ImageType::ZoneDataset);
         let again = serde_json::to_string(&m).unwrap();
-        assert!(
-            again.ends_with(r#""uuid":"u","description":"d","type":"zone-dataset"}"#),
-            "{again}"
-        );
+        assert!(again.ends_with(r#""uuid":"u","description":"d","type":"zone-dataset"}"#), "{again}");
         assert_eq!(m.files.as_ref().unwrap()[0].compression, Compression::Gzip);
     }
 
     #[test]
     fn unknown_enum_values_are_kept() {
         let m: Manifest = serde_json::from_str(r#"{"type":"future-thing","os":"plan9"}"#).unwrap();
-        assert_eq!(
-            m.image_type,
-            Some(ImageType::Unknown("future-thing".into()))
-        );
-        assert_eq!(
-            serde_json::to_string(&m).unwrap(),
-            r#"{"type":"future-thing","os":"plan9"}"#
-        );
+        assert_eq!(m.image_type, Some(ImageType::Unknown("future-thing".into())));
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"type":"future-thing","os":"plan9"}"#);
     }
 }

@@ -30,9 +30,7 @@ pub enum UpgradeError {
     RestrictedAndPublic,
     #[error("manifest \"files\" is not an array of objects")]
     BadFiles,
-    #[error(
-        "manifest file entry has no \"compression\" and no \"path\" or \"url\" to guess it from"
-    )]
+    #[error("manifest file entry has no \"compression\" and no \"path\" or \"url\" to guess it from")]
     NoFileName,
 }
 
@@ -60,10 +58,7 @@ pub fn upgrade(manifest: &Value) -> Result<Value, UpgradeError> {
 }
 
 fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeError> {
-    let uuid = old
-        .get("uuid")
-        .map(js::to_string)
-        .unwrap_or_else(|| "undefined".into());
+    let uuid = old.get("uuid").map(js::to_string).unwrap_or_else(|| "undefined".into());
     if !is_uuid(&uuid) {
         return Err(UpgradeError::BadUuid(uuid));
     }
@@ -77,21 +72,11 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
         return Err(UpgradeError::OwnerAndCreator);
     }
     m.insert("owner".into(), creator);
-    for k in [
-        "creator_uuid",
-        "vendor_uuid",
-        "creator_name",
-        "cloud_name",
-        "creator_admin",
-    ] {
+    for k in ["creator_uuid", "vendor_uuid", "creator_name", "cloud_name", "creator_admin"] {
         m.shift_remove(k);
     }
 
-    match m
-        .get("restricted_to_uuid")
-        .filter(|v| js::truthy(v))
-        .cloned()
-    {
+    match m.get("restricted_to_uuid").filter(|v| js::truthy(v)).cloned() {
         Some(restricted) => {
             if m.contains_key("public") {
                 return Err(UpgradeError::RestrictedAndPublic);
@@ -108,10 +93,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
 
     let disabled = m.get("disabled").map(js::truthy).unwrap_or(false);
     m.insert("disabled".into(), Value::Bool(disabled));
-    m.insert(
-        "state".into(),
-        Value::String(if disabled { "disabled" } else { "active" }.into()),
-    );
+    m.insert("state".into(), Value::String(if disabled { "disabled" } else { "active" }.into()));
 
     if !m.get("published_at").is_some_and(js::truthy) {
         if let Some(created) = m.get("created_at").filter(|v| js::truthy(v)).cloned() {
@@ -126,9 +108,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
                     let units: Vec<u16> = s.encode_utf16().collect();
                     String::from_utf16_lossy(&units[..units.len() - 1])
                 }
-                Value::Array(a) => {
-                    js::to_string(&Value::Array(a[..a.len().saturating_sub(1)].to_vec()))
-                }
+                Value::Array(a) => js::to_string(&Value::Array(a[..a.len().saturating_sub(1)].to_vec())),
                 other => js::to_string(other),
             };
             m.insert("published_at".into(), Value::String(format!("{fixed}:00Z")));
@@ -144,11 +124,8 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
                 return Err(UpgradeError::BadFiles);
             };
             if !f.get("compression").is_some_and(js::truthy) {
-                let name = f
-                    .get("path")
-                    .filter(|v| js::truthy(v))
-                    .or_else(|| f.get("url"))
-                    .ok_or(UpgradeError::NoFileName)?;
+                let name =
+                    f.get("path").filter(|v| js::truthy(v)).or_else(|| f.get("url")).ok_or(UpgradeError::NoFileName)?;
                 let Value::String(name) = name else {
                     return Err(UpgradeError::NoFileName);
                 };
@@ -166,9 +143,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
 
     if let Some(size) = m.get("image_size").filter(|v| js::truthy(v)) {
         let n = js::to_number(size);
-        let n = serde_json::Number::from_f64(n)
-            .map(Value::Number)
-            .unwrap_or(Value::Null);
+        let n = serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null);
         m.insert("image_size".into(), normalize_number(n));
     }
     for k in ["platform_type", "created_at", "updated_at", "_url"] {
@@ -190,15 +165,8 @@ fn normalize_number(v: Value) -> Value {
 fn has_minutes_only_date(s: &str) -> bool {
     const SHAPE: &[u8] = b"dddd-dd-ddTdd:ddZ";
     let b = s.as_bytes();
-    b.windows(SHAPE.len()).any(|w| {
-        w.iter().zip(SHAPE).all(|(c, p)| {
-            if *p == b'd' {
-                c.is_ascii_digit()
-            } else {
-                c == p
-            }
-        })
-    })
+    b.windows(SHAPE.len())
+        .any(|w| w.iter().zip(SHAPE).all(|(c, p)| if *p == b'd' { c.is_ascii_digit() } else { c == p }))
 }
 
 /// Node's `path.posix.extname`.
@@ -238,10 +206,7 @@ mod tests {
         let new = upgrade(&old).unwrap();
         assert_eq!(new["owner"], "352971aa-31ba-496c-9ade-a379feaecd52");
         assert_eq!(new["published_at"], "2012-01-02T03:04:00Z");
-        assert_eq!(
-            new["files"][0],
-            json!({"sha1": "a", "size": 1, "compression": "bzip2"})
-        );
+        assert_eq!(new["files"][0], json!({"sha1": "a", "size": 1, "compression": "bzip2"}));
         assert_eq!(new["image_size"], json!(10240));
         assert_eq!(new["state"], "active");
         assert_eq!(new["public"], true);
@@ -252,9 +217,6 @@ mod tests {
     #[test]
     fn missing_v_is_an_error() {
         assert_eq!(upgrade(&json!({"name": "x"})), Err(UpgradeError::NoVersion));
-        assert_eq!(
-            upgrade(&json!({"v": 2, "a": 1})).unwrap(),
-            json!({"v": 2, "a": 1})
-        );
+        assert_eq!(upgrade(&json!({"v": 2, "a": 1})).unwrap(), json!({"v": 2, "a": 1}));
     }
 }

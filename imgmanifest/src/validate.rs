@@ -7,6 +7,7 @@
 //! list of deliberate differences) it reports an `Invalid` error for the
 //! offending field.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -35,9 +36,7 @@ impl std::str::FromStr for Mode {
             "dc" => Ok(Mode::Dc),
             "public" => Ok(Mode::Public),
             "private" => Ok(Mode::Private),
-            other => Err(format!(
-                "unknown validation mode \"{other}\" (use minimal, dc, public or private)"
-            )),
+            other => Err(format!("unknown validation mode \"{other}\" (use minimal, dc, public or private)")),
         }
     }
 }
@@ -54,10 +53,7 @@ pub struct Options {
 
 impl Options {
     pub fn new(mode: Mode) -> Self {
-        Options {
-            mode,
-            channels: None,
-        }
+        Options { mode, channels: None }
     }
 
     fn channels_configured(&self) -> bool {
@@ -84,33 +80,24 @@ impl fmt::Display for Code {
 /// One validation error: `{field, code, message?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
-    pub field: String,
+    /// The field, e.g. `name` or `requirements.min_ram`. Static names and
+    /// fixed messages are borrowed: validation allocates only for messages
+    /// that quote a value.
+    pub field: Cow<'static, str>,
     pub code: Code,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Cow<'static, str>>,
 }
 
 impl FieldError {
-    fn missing(field: &str) -> Self {
-        FieldError {
-            field: field.into(),
-            code: Code::MissingParameter,
-            message: None,
-        }
+    fn missing(field: impl Into<Cow<'static, str>>) -> Self {
+        FieldError { field: field.into(), code: Code::MissingParameter, message: None }
     }
-    fn invalid(field: &str) -> Self {
-        FieldError {
-            field: field.into(),
-            code: Code::Invalid,
-            message: None,
-        }
+    fn invalid(field: impl Into<Cow<'static, str>>) -> Self {
+        FieldError { field: field.into(), code: Code::Invalid, message: None }
     }
-    fn invalid_msg(field: &str, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            code: Code::Invalid,
-            message: Some(message.into()),
-        }
+    fn invalid_msg(field: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
+        FieldError { field: field.into(), code: Code::Invalid, message: Some(message.into()) }
     }
 }
 
@@ -162,25 +149,46 @@ pub const FIELDS: &[&str] = &[
     "channels",
 ];
 
-const MINIMAL_REQUIRED: &[&str] = &["v", "uuid", "name", "version", "type", "os"];
-const FULL_REQUIRED: &[&str] = &[
-    "v",
-    "uuid",
-    "owner",
-    "name",
-    "version",
-    "disabled",
-    "activated",
-    "published_at",
-    "public",
-    "state",
-    "type",
-    "os",
-    "files",
-    "nic_driver",
-    "disk_driver",
-    "cpu_type",
-    "image_size",
+const MINIMAL_REQUIRED: &[usize] = &[f::V, f::UUID, f::NAME, f::VERSION, f::TYPE, f::OS];
+const FULL_REQUIRED: &[usize] = &[
+    f::V,
+    f::UUID,
+    f::OWNER,
+    f::NAME,
+    f::VERSION,
+    f::DISABLED,
+    f::ACTIVATED,
+    f::PUBLISHED_AT,
+    f::PUBLIC,
+    f::STATE,
+    f::TYPE,
+    f::OS,
+    f::FILES,
+    f::NIC_DRIVER,
+    f::DISK_DRIVER,
+    f::CPU_TYPE,
+    f::IMAGE_SIZE,
+];
+
+const FULL_REQUIRED_WITH_CHANNELS: &[usize] = &[
+    f::V,
+    f::UUID,
+    f::OWNER,
+    f::NAME,
+    f::VERSION,
+    f::DISABLED,
+    f::ACTIVATED,
+    f::PUBLISHED_AT,
+    f::PUBLIC,
+    f::STATE,
+    f::TYPE,
+    f::OS,
+    f::FILES,
+    f::NIC_DRIVER,
+    f::DISK_DRIVER,
+    f::CPU_TYPE,
+    f::IMAGE_SIZE,
+    f::CHANNELS,
 ];
 
 const MAX_URL_LENGTH: f64 = 1024.0;
@@ -191,14 +199,7 @@ const MAX_BILLING_TAG_LENGTH: usize = 128;
 const MAX_TAGS_LENGTH: usize = 100 * 1024;
 
 /// Valid `type` values, in Node's order (its error message lists them).
-pub const VALID_TYPES: &[&str] = &[
-    "zone-dataset",
-    "zvol",
-    "lx-dataset",
-    "lxd",
-    "docker",
-    "other",
-];
+pub const VALID_TYPES: &[&str] = &["zone-dataset", "zvol", "lx-dataset", "lxd", "docker", "other"];
 /// Valid `os` values, in Node's order.
 pub const VALID_OSES: &[&str] = &["smartos", "linux", "windows", "bsd", "illumos", "other"];
 /// Valid `state` values.
@@ -207,49 +208,203 @@ pub const VALID_STATES: &[&str] = &["active", "unactivated", "disabled", "failed
 pub const VALID_FILE_COMPRESSIONS: &[&str] = &["gzip", "bzip2", "xz", "none"];
 const VALID_BOOTROMS: &[&str] = &["bios", "uefi"];
 
+/// Positions of the fields in [`FIELDS`].
+mod f {
+    pub const V: usize = 0;
+    pub const UUID: usize = 1;
+    pub const URN: usize = 2;
+    pub const OWNER: usize = 3;
+    pub const NAME: usize = 4;
+    pub const VERSION: usize = 5;
+    pub const DESCRIPTION: usize = 6;
+    pub const HOMEPAGE: usize = 7;
+    pub const EULA: usize = 8;
+    pub const DISABLED: usize = 9;
+    pub const ACTIVATED: usize = 10;
+    pub const PUBLISHED_AT: usize = 11;
+    pub const STATE: usize = 12;
+    pub const PUBLIC: usize = 13;
+    pub const TYPE: usize = 14;
+    pub const OS: usize = 15;
+    pub const ORIGIN: usize = 16;
+    pub const ERROR: usize = 17;
+    pub const FILES: usize = 18;
+    pub const ICON: usize = 19;
+    pub const ACL: usize = 20;
+    pub const REQUIREMENTS: usize = 21;
+    pub const USERS: usize = 22;
+    pub const BILLING_TAGS: usize = 23;
+    pub const TRAITS: usize = 24;
+    pub const TAGS: usize = 25;
+    pub const GENERATE_PASSWORDS: usize = 26;
+    pub const INHERITED_DIRECTORIES: usize = 27;
+    pub const NIC_DRIVER: usize = 28;
+    pub const DISK_DRIVER: usize = 29;
+    pub const CPU_TYPE: usize = 30;
+    pub const IMAGE_SIZE: usize = 31;
+    pub const CHANNELS: usize = 32;
+}
+
+/// Position of a field in [`FIELDS`].
+#[inline]
+fn field_index(name: &str) -> Option<usize> {
+    // By length first: one comparison or two instead of a walk over all 33.
+    match name.len() {
+        1 => match name.as_bytes() {
+            b"v" => Some(f::V),
+            _ => None,
+        },
+        2 => match name.as_bytes() {
+            b"os" => Some(f::OS),
+            _ => None,
+        },
+        3 => match name.as_bytes() {
+            b"urn" => Some(f::URN),
+            b"acl" => Some(f::ACL),
+            _ => None,
+        },
+        4 => match name.as_bytes() {
+            b"uuid" => Some(f::UUID),
+            b"name" => Some(f::NAME),
+            b"eula" => Some(f::EULA),
+            b"type" => Some(f::TYPE),
+            b"icon" => Some(f::ICON),
+            b"tags" => Some(f::TAGS),
+            _ => None,
+        },
+        5 => match name.as_bytes() {
+            b"owner" => Some(f::OWNER),
+            b"state" => Some(f::STATE),
+            b"error" => Some(f::ERROR),
+            b"files" => Some(f::FILES),
+            b"users" => Some(f::USERS),
+            _ => None,
+        },
+        6 => match name.as_bytes() {
+            b"public" => Some(f::PUBLIC),
+            b"origin" => Some(f::ORIGIN),
+            b"traits" => Some(f::TRAITS),
+            _ => None,
+        },
+        7 => match name.as_bytes() {
+            b"version" => Some(f::VERSION),
+            _ => None,
+        },
+        8 => match name.as_bytes() {
+            b"homepage" => Some(f::HOMEPAGE),
+            b"disabled" => Some(f::DISABLED),
+            b"cpu_type" => Some(f::CPU_TYPE),
+            b"channels" => Some(f::CHANNELS),
+            _ => None,
+        },
+        9 => match name.as_bytes() {
+            b"activated" => Some(f::ACTIVATED),
+            _ => None,
+        },
+        10 => match name.as_bytes() {
+            b"nic_driver" => Some(f::NIC_DRIVER),
+            b"image_size" => Some(f::IMAGE_SIZE),
+            _ => None,
+        },
+        11 => match name.as_bytes() {
+            b"description" => Some(f::DESCRIPTION),
+            b"disk_driver" => Some(f::DISK_DRIVER),
+            _ => None,
+        },
+        12 => match name.as_bytes() {
+            b"published_at" => Some(f::PUBLISHED_AT),
+            b"requirements" => Some(f::REQUIREMENTS),
+            b"billing_tags" => Some(f::BILLING_TAGS),
+            _ => None,
+        },
+        18 => match name.as_bytes() {
+            b"generate_passwords" => Some(f::GENERATE_PASSWORDS),
+            _ => None,
+        },
+        21 => match name.as_bytes() {
+            b"inherited_directories" => Some(f::INHERITED_DIRECTORIES),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A set of fields as a bit mask over their positions.
+const fn mask(fields: &[usize]) -> u64 {
+    let mut m = 0;
+    let mut i = 0;
+    while i < fields.len() {
+        m |= 1 << fields[i];
+        i += 1;
+    }
+    m
+}
+
+/// The manifest's known fields, found in one pass over its keys, so that the
+/// validators look them up by position instead of hashing (serde_json's map
+/// uses SipHash, which dominated validation time).
+struct Present<'a> {
+    slots: [Option<&'a Value>; FIELDS.len()],
+    has_unknown_keys: bool,
+}
+
+impl<'a> Present<'a> {
+    fn new(m: &'a Map<String, Value>) -> Self {
+        let mut p = Present { slots: [None; FIELDS.len()], has_unknown_keys: false };
+        for (k, v) in m {
+            match field_index(k) {
+                Some(i) => p.slots[i] = Some(v),
+                None => p.has_unknown_keys = true,
+            }
+        }
+        p
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&'a Value> {
+        self.slots[i]
+    }
+}
+
 /// Validates `manifest` (any JSON value) under `opts`. An empty result means
 /// valid.
 pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
     let Some(m) = manifest.as_object() else {
-        return vec![FieldError::invalid_msg(
-            "manifest",
-            "manifest is not a JSON object",
-        )];
+        return vec![FieldError::invalid_msg("manifest", "manifest is not a JSON object")];
     };
-    let required: Vec<&str> = match opts.mode {
-        Mode::Minimal => MINIMAL_REQUIRED.to_vec(),
-        Mode::Dc => FULL_REQUIRED.to_vec(),
-        Mode::Public | Mode::Private => {
-            let mut r = FULL_REQUIRED.to_vec();
-            if opts.channels_configured() {
-                r.push("channels");
-            }
-            r
-        }
+    let required: &[usize] = match opts.mode {
+        Mode::Minimal => MINIMAL_REQUIRED,
+        Mode::Dc => FULL_REQUIRED,
+        Mode::Public | Mode::Private if opts.channels_configured() => FULL_REQUIRED_WITH_CHANNELS,
+        Mode::Public | Mode::Private => FULL_REQUIRED,
     };
+    let p = Present::new(m);
     let mut errs = Vec::new();
-    for field in &required {
-        errs.extend(validate_field(field, m, opts));
+    for &i in required {
+        validate_field(&mut errs, i, &p, opts);
     }
-    for field in FIELDS {
-        if !required.contains(field) && m.contains_key(*field) {
-            errs.extend(validate_field(field, m, opts));
+    let required_mask = mask(required);
+    for i in 0..FIELDS.len() {
+        if p.slots[i].is_some() && required_mask & (1 << i) == 0 {
+            validate_field(&mut errs, i, &p, opts);
         }
     }
-    for key in js::keys(m) {
-        if !FIELDS.contains(&key.as_str()) {
-            errs.push(FieldError::invalid(key));
+    if p.has_unknown_keys {
+        for key in js::keys(m) {
+            if field_index(key).is_none() {
+                errs.push(FieldError::invalid(key.clone()));
+            }
         }
     }
     errs
 }
 
-fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<FieldError> {
-    let value = m.get(field);
-    let mut errs = Vec::new();
+fn validate_field(errs: &mut Vec<FieldError>, i: usize, m: &Present, opts: &Options) {
+    let field = FIELDS[i];
+    let value = m.slots[i];
     // Each field validator, in the shape of Node's: `None` is undefined.
-    match field {
-        "v" => match value {
+    match i {
+        f::V => match value {
             None => errs.push(FieldError::missing("v")),
             Some(v) => {
                 let n = js::to_number(v);
@@ -258,25 +413,39 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 }
             }
         },
-        "uuid" | "owner" | "origin" => match value {
+        f::UUID | f::OWNER | f::ORIGIN => match value {
             None => errs.push(FieldError::missing(field)),
-            Some(v) if !is_uuid(&js::to_string(v)) => errs.push(FieldError::invalid(field)),
+            Some(v) if !is_uuid(&js::string_of(v)) => errs.push(FieldError::invalid(field)),
             Some(_) => {}
         },
-        "urn" => match value {
+        f::URN => match value {
             None => errs.push(FieldError::missing("urn")),
             Some(Value::String(_)) => {}
             Some(_) => errs.push(FieldError::invalid("urn")),
         },
-        "name" => check_name_like(&mut errs, value, "name", MAX_NAME_LENGTH, is_name, concat!(
-            "image name has invalid characters (only alpha-numeric characters and ",
-            "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
-        )),
-        "version" => check_name_like(&mut errs, value, "version", MAX_VERSION_LENGTH, is_version, concat!(
-            "image version has invalid characters (only alpha-numeric characters and ",
-            "\".\", \"-\", \"_\" and \"/\" are allowed)"
-        )),
-        "description" => match value {
+        f::NAME => check_name_like(
+            errs,
+            value,
+            "name",
+            MAX_NAME_LENGTH,
+            is_name,
+            concat!(
+                "image name has invalid characters (only alpha-numeric characters and ",
+                "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
+            ),
+        ),
+        f::VERSION => check_name_like(
+            errs,
+            value,
+            "version",
+            MAX_VERSION_LENGTH,
+            is_version,
+            concat!(
+                "image version has invalid characters (only alpha-numeric characters and ",
+                "\".\", \"-\", \"_\" and \"/\" are allowed)"
+            ),
+        ),
+        f::DESCRIPTION => match value {
             None => errs.push(FieldError::missing("description")),
             // Node throws reading `null.length`.
             Some(Value::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
@@ -289,14 +458,14 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 }
             }
         },
-        "homepage" => check_url(&mut errs, value, "homepage", "homepage", "image homepage URL"),
-        "eula" => check_url(&mut errs, value, "eula", "EULA", "image EULA URL"),
-        "disabled" | "activated" => match value {
+        f::HOMEPAGE => check_url(errs, value, "homepage", "homepage", "image homepage URL"),
+        f::EULA => check_url(errs, value, "eula", "EULA", "image EULA URL"),
+        f::DISABLED | f::ACTIVATED => match value {
             None => errs.push(FieldError::missing(field)),
             Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid(field)),
             Some(_) => {}
         },
-        "published_at" => {
+        f::PUBLISHED_AT => {
             if activated_is_true(m) && value.is_none() {
                 errs.push(FieldError {
                     field: "published_at".into(),
@@ -304,7 +473,7 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                     message: Some("if activated is \"true\" published_at must be present".into()),
                 });
             } else if let Some(v) = value {
-                if js::truthy(v) && !is_published_at(&js::to_string(v)) {
+                if js::truthy(v) && !is_published_at(&js::string_of(v)) {
                     errs.push(FieldError::invalid_msg(
                         "published_at",
                         "published_at date not in \"YYYY-MM-DDTHH:MM:SS(.SSS)Z\" format",
@@ -312,33 +481,29 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 }
             }
         }
-        "state" => match value {
+        f::STATE => match value {
             None => errs.push(FieldError::missing("state")),
             Some(Value::String(s)) if VALID_STATES.contains(&s.as_str()) => {}
             Some(_) => errs.push(FieldError::invalid("state")),
         },
-        "public" => match value {
+        f::PUBLIC => match value {
             None => errs.push(FieldError::missing("public")),
             Some(v) => match bool_from_string(v) {
                 None => errs.push(FieldError::invalid_msg(
                     "public",
                     format!("TypeError: invalid value for \"undefined\": {}", js::json_stringify(v)),
                 )),
-                Some(false) if opts.mode == Mode::Public => errs.push(FieldError::invalid_msg(
-                    "public",
-                    "private images are not allowed on a public Images API",
-                )),
-                Some(true) if opts.mode == Mode::Private => errs.push(FieldError::invalid_msg(
-                    "public",
-                    "public images are not allowed on a private Images API",
-                )),
+                Some(false) if opts.mode == Mode::Public => errs
+                    .push(FieldError::invalid_msg("public", "private images are not allowed on a public Images API")),
+                Some(true) if opts.mode == Mode::Private => errs
+                    .push(FieldError::invalid_msg("public", "public images are not allowed on a private Images API")),
                 Some(_) => {}
             },
         },
-        "type" => check_enum(&mut errs, m, "type", VALID_TYPES),
-        "os" => check_enum(&mut errs, m, "os", VALID_OSES),
-        "nic_driver" | "disk_driver" | "cpu_type" => check_zvol_only_string(&mut errs, m, field),
-        "image_size" => match value {
+        f::TYPE => check_enum(errs, m, f::TYPE, VALID_TYPES),
+        f::OS => check_enum(errs, m, f::OS, VALID_OSES),
+        f::NIC_DRIVER | f::DISK_DRIVER | f::CPU_TYPE => check_zvol_only_string(errs, m, i),
+        f::IMAGE_SIZE => match value {
             None => {
                 if is_zvol(m) {
                     errs.push(FieldError::missing("image_size"))
@@ -361,7 +526,7 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 }
             }
         },
-        "channels" => match value {
+        f::CHANNELS => match value {
             None => errs.push(FieldError::missing("channels")),
             // Node throws here in minimal mode (no options object).
             Some(_) if !opts.channels_configured() => errs.push(FieldError::invalid_msg(
@@ -381,7 +546,7 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"channels\" (not an array): {}", js::json_stringify(v)),
             )),
         },
-        "error" => match value {
+        f::ERROR => match value {
             None => errs.push(FieldError::missing("error")),
             Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
                 "error",
@@ -389,23 +554,20 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
             )),
             Some(_) => {}
         },
-        "files" => check_files(&mut errs, m),
-        "icon" | "generate_passwords" => match value {
+        f::FILES => check_files(errs, m),
+        f::ICON | f::GENERATE_PASSWORDS => match value {
             None => errs.push(FieldError::missing(field)),
             // Node throws on anything but a boolean or "true"/"false".
             Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid_msg(
                 field,
-                format!(
-                    "invalid image \"{field}\" (not an accepted boolean value): {}",
-                    js::json_stringify(v)
-                ),
+                format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::json_stringify(v)),
             )),
             Some(_) => {}
         },
-        "acl" => match value {
+        f::ACL => match value {
             None => errs.push(FieldError::missing("acl")),
             Some(Value::Array(items)) => {
-                if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::to_string(a))) {
+                if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(a))) {
                     errs.push(FieldError::invalid_msg(
                         "acl",
                         format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::format_s(item)),
@@ -417,8 +579,8 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"acl\" (not an array): {}", js::format_s(v)),
             )),
         },
-        "requirements" => check_requirements(&mut errs, value),
-        "users" => match value {
+        f::REQUIREMENTS => check_requirements(errs, value),
+        f::USERS => match value {
             None => errs.push(FieldError::missing("users")),
             Some(Value::Array(users)) => {
                 for u in users {
@@ -436,7 +598,7 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"users\" (not an array): {}", js::json_stringify(v)),
             )),
         },
-        "billing_tags" => match value {
+        f::BILLING_TAGS => match value {
             None => errs.push(FieldError::missing("billing_tags")),
             Some(Value::Array(tags)) => {
                 for t in tags {
@@ -454,7 +616,7 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"billing_tags\" (not an array): {}", js::format_s(v)),
             )),
         },
-        "traits" => match value {
+        f::TRAITS => match value {
             None => errs.push(FieldError::missing("traits")),
             // Node throws on `Object.keys(null)`.
             Some(v @ Value::Null) => errs.push(FieldError::invalid_msg(
@@ -476,10 +638,10 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 }
             }
         },
-        "tags" => match value {
+        f::TAGS => match value {
             None => errs.push(FieldError::missing("tags")),
             Some(v @ Value::Object(_)) => {
-                let len = js::utf16_len(&js::json_stringify(v));
+                let len = js::json_utf16_len(v);
                 if len > MAX_TAGS_LENGTH {
                     errs.push(FieldError::invalid_msg(
                         "tags",
@@ -493,9 +655,9 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"tags\" (not an object): {}", js::json_stringify(v)),
             )),
         },
-        "inherited_directories" => match value {
+        f::INHERITED_DIRECTORIES => match value {
             None => errs.push(FieldError::missing("inherited_directories")),
-            Some(v) if m.get("type") != Some(&Value::String("zone-dataset".into())) => {
+            Some(v) if m.get(f::TYPE) != Some(&Value::String("zone-dataset".into())) => {
                 errs.push(FieldError::invalid_msg(
                     "inherited_directories",
                     format!(
@@ -517,9 +679,8 @@ fn validate_field(field: &str, m: &Map<String, Value>, opts: &Options) -> Vec<Fi
                 format!("invalid image \"inherited_directories\" (not an array): {}", js::json_stringify(v)),
             )),
         },
-        other => unreachable!("no validator for field {other}"),
+        _ => unreachable!("no validator for field {field}"),
     }
-    errs
 }
 
 /// Node's `boolFromString` without a default: a boolean, or "true"/"false".
@@ -536,12 +697,12 @@ pub fn bool_from_string(v: &Value) -> Option<bool> {
 /// `boolFromString(manifest.activated) === true`. Where Node would throw
 /// (a non-boolean `activated`), `activated` is not true; its own validator
 /// reports it.
-fn activated_is_true(m: &Map<String, Value>) -> bool {
-    m.get("activated").and_then(bool_from_string) == Some(true)
+fn activated_is_true(m: &Present) -> bool {
+    m.get(f::ACTIVATED).and_then(bool_from_string) == Some(true)
 }
 
-fn is_zvol(m: &Map<String, Value>) -> bool {
-    matches!(m.get("type"), Some(Value::String(t)) if t == "zvol")
+fn is_zvol(m: &Present) -> bool {
+    matches!(m.get(f::TYPE), Some(Value::String(t)) if t == "zvol")
 }
 
 /// `/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/`
@@ -554,18 +715,33 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// A byte class as a lookup table: alphanumerics plus `extra`.
+const fn alnum_plus(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+const NAME_CHARS: [bool; 256] = alnum_plus(b"._/ -");
+const VERSION_CHARS: [bool; 256] = alnum_plus(b"._/+-");
+
 /// `/^[A-Za-z0-9._/ -]+$/`
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._/ -".contains(&c))
+    !s.is_empty() && s.bytes().all(|c| NAME_CHARS[c as usize])
 }
 
 /// `/^[A-Za-z0-9._/+-]+$/`
 fn is_version(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._/+-".contains(&c))
+    !s.is_empty() && s.bytes().all(|c| VERSION_CHARS[c as usize])
 }
 
 /// `/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/`
@@ -584,8 +760,7 @@ pub fn is_published_at(s: &str) -> bool {
         && digits(14..16)
         && b[16] == b':'
         && digits(17..19);
-    head && (&b[19..] == b"Z"
-        || (b.len() == 24 && b[19] == b'.' && digits(20..23) && b[23] == b'Z'))
+    head && (&b[19..] == b"Z" || (b.len() == 24 && b[19] == b'.' && digits(20..23) && b[23] == b'Z'))
 }
 
 /// `value.length > max`, for any value (`undefined > max` is false).
@@ -596,129 +771,96 @@ fn js_length_exceeds(v: &Value, max: f64) -> bool {
 fn check_name_like(
     errs: &mut Vec<FieldError>,
     value: Option<&Value>,
-    field: &str,
+    field: &'static str,
     max: f64,
     charset_ok: fn(&str) -> bool,
-    charset_message: &str,
+    charset_message: &'static str,
 ) {
     match value {
         None => errs.push(FieldError::missing(field)),
         // Node throws reading `null.length`.
-        Some(Value::Null) => errs.push(FieldError::invalid_msg(
-            field,
-            format!("image {field} is null"),
-        )),
-        Some(v) if js_length_exceeds(v, max) => errs.push(FieldError::invalid_msg(
-            field,
-            format!("image {field} is too long, max {max} characters"),
-        )),
-        Some(v) if !charset_ok(&js::to_string(v)) => {
-            errs.push(FieldError::invalid_msg(field, charset_message))
+        Some(Value::Null) => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
+        Some(v) if js_length_exceeds(v, max) => {
+            errs.push(FieldError::invalid_msg(field, format!("image {field} is too long, max {max} characters")))
         }
+        Some(v) if !charset_ok(&js::string_of(v)) => errs.push(FieldError::invalid_msg(field, charset_message)),
         Some(_) => {}
     }
 }
 
-/// The protocol Node's legacy `url.parse` finds, lower-cased, or `None`.
-fn url_protocol(s: &str) -> Option<String> {
-    let t = s.trim_start_matches([
-        ' ', '\t', '\r', '\n', '\u{c}', '\u{b}', '\u{a0}', '\u{feff}',
-    ]);
-    let end = t.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))?;
-    (end > 0 && t[end..].starts_with(':')).then(|| t[..end + 1].to_ascii_lowercase())
+/// Whether Node's legacy `url.parse` finds the protocol `http:` or `https:`
+/// (case-insensitive, after leading white space).
+fn is_http_url(s: &str) -> bool {
+    let t = s.trim_start_matches([' ', '\t', '\r', '\n', '\u{c}', '\u{b}', '\u{a0}', '\u{feff}']);
+    let Some(end) = t.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))) else {
+        return false;
+    };
+    t[end..].starts_with(':') && (t[..end].eq_ignore_ascii_case("http") || t[..end].eq_ignore_ascii_case("https"))
 }
 
 /// Node 20's `url.parse` throws on a host holding `[` or `]` outside a
 /// bracketed IPv6 address; we call such a URL invalid.
 fn host_has_stray_bracket(s: &str) -> bool {
     let after_scheme = s.split_once("//").map(|(_, r)| r).unwrap_or("");
-    let authority = after_scheme
-        .split(['/', '?', '#', '\\'])
-        .next()
-        .unwrap_or("");
+    let authority = after_scheme.split(['/', '?', '#', '\\']).next().unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
     if !host.contains(['[', ']']) {
         return false;
     }
-    let bracketed = host
-        .strip_prefix('[')
-        .and_then(|h| h.split_once(']'))
-        .is_some_and(|(ip, rest)| {
-            !ip.is_empty()
-                && ip
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-                && (rest.is_empty() || rest.starts_with(':'))
-                && !rest.contains(['[', ']'])
-        });
+    let bracketed = host.strip_prefix('[').and_then(|h| h.split_once(']')).is_some_and(|(ip, rest)| {
+        !ip.is_empty()
+            && ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            && (rest.is_empty() || rest.starts_with(':'))
+            && !rest.contains(['[', ']'])
+    });
     !bracketed
 }
 
-fn check_url(
-    errs: &mut Vec<FieldError>,
-    value: Option<&Value>,
-    field: &str,
-    label: &str,
-    what: &str,
-) {
+fn check_url(errs: &mut Vec<FieldError>, value: Option<&Value>, field: &'static str, label: &str, what: &str) {
     let Some(v) = value else {
         errs.push(FieldError::missing(field));
         return;
     };
     let protocol_ok = match v {
         // Node's url.parse throws on a non-string: no protocol to speak of.
-        Value::String(s) => {
-            matches!(url_protocol(s).as_deref(), Some("http:" | "https:"))
-                && !host_has_stray_bracket(s)
-        }
+        Value::String(s) => is_http_url(s) && !host_has_stray_bracket(s),
         _ => false,
     };
     if !protocol_ok {
-        errs.push(FieldError::invalid_msg(
-            field,
-            format!("invalid image {label} URL protocol"),
-        ));
+        errs.push(FieldError::invalid_msg(field, format!("invalid image {label} URL protocol")));
     } else if js_length_exceeds(v, MAX_URL_LENGTH) {
-        errs.push(FieldError::invalid_msg(
-            field,
-            format!("{what} is too long (max {MAX_URL_LENGTH} characters)"),
-        ));
+        errs.push(FieldError::invalid_msg(field, format!("{what} is too long (max {MAX_URL_LENGTH} characters)")));
     }
 }
 
 /// `type` and `os`: the string "null" is allowed while an image is being
 /// created; otherwise the value, as a property key, must name a valid value
 /// (or, as in Node, a name every JavaScript object has).
-fn check_enum(errs: &mut Vec<FieldError>, m: &Map<String, Value>, field: &str, valid: &[&str]) {
-    let Some(v) = m.get(field) else {
+fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str]) {
+    let field = FIELDS[i];
+    let Some(v) = m.get(i) else {
         errs.push(FieldError::missing(field));
         return;
     };
     if v.as_str() == Some("null") {
-        let state = m.get("state").and_then(Value::as_str);
+        let state = m.get(f::STATE).and_then(Value::as_str);
         if !matches!(state, Some("creating" | "failed")) {
-            errs.push(FieldError::invalid_msg(
-                field,
-                format!("invalid image {field}, \"null\""),
-            ));
+            errs.push(FieldError::invalid_msg(field, format!("invalid image {field}, \"null\"")));
         }
         return;
     }
-    let key = js::to_string(v);
-    if !valid.contains(&key.as_str()) && !js::OBJECT_PROTOTYPE_NAMES.contains(&key.as_str()) {
+    let key = js::string_of(v);
+    if !valid.contains(&key.as_ref()) && !js::OBJECT_PROTOTYPE_NAMES.contains(&key.as_ref()) {
         errs.push(FieldError::invalid_msg(
             field,
-            format!(
-                "invalid image {field}, \"{}\", must be one of: {}",
-                js::format_s(v),
-                valid.join(", ")
-            ),
+            format!("invalid image {field}, \"{}\", must be one of: {}", js::format_s(v), valid.join(", ")),
         ));
     }
 }
 
-fn check_zvol_only_string(errs: &mut Vec<FieldError>, m: &Map<String, Value>, field: &str) {
-    match m.get(field) {
+fn check_zvol_only_string(errs: &mut Vec<FieldError>, m: &Present, i: usize) {
+    let field = FIELDS[i];
+    match m.get(i) {
         None => {
             if is_zvol(m) {
                 errs.push(FieldError::missing(field));
@@ -738,16 +880,13 @@ fn check_zvol_only_string(errs: &mut Vec<FieldError>, m: &Map<String, Value>, fi
         Some(Value::String(_)) => {}
         Some(v) => errs.push(FieldError::invalid_msg(
             field,
-            format!(
-                "invalid image {field}: \"{}\" (must be a string)",
-                js::format_s(v)
-            ),
+            format!("invalid image {field}: \"{}\" (must be a string)", js::format_s(v)),
         )),
     }
 }
 
-fn check_files(errs: &mut Vec<FieldError>, m: &Map<String, Value>) {
-    let Some(files) = m.get("files") else {
+fn check_files(errs: &mut Vec<FieldError>, m: &Present) {
+    let Some(files) = m.get(f::FILES) else {
         if activated_is_true(m) {
             errs.push(FieldError {
                 field: "files".into(),
@@ -760,40 +899,27 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Map<String, Value>) {
     let Value::Array(files) = files else {
         errs.push(FieldError::invalid_msg(
             "files",
-            format!(
-                "invalid image \"files\" (not an array): {}",
-                js::format_s(files)
-            ),
+            format!("invalid image \"files\" (not an array): {}", js::format_s(files)),
         ));
         return;
     };
-    let is_lxd = matches!(m.get("type"), Some(Value::String(t)) if t == "lxd");
+    let is_lxd = matches!(m.get(f::TYPE), Some(Value::String(t)) if t == "lxd");
     if files.len() > 2 || (!is_lxd && files.len() > 1) {
-        errs.push(FieldError::invalid_msg(
-            "files",
-            "invalid image \"files\": too many files",
-        ));
+        errs.push(FieldError::invalid_msg("files", "invalid image \"files\": too many files"));
         return;
     }
     for file in files {
         // A `null` entry makes Node throw; we treat it as an entry with no fields.
-        let prop = |k: &str| js::get(file, k).map(|c| c.into_owned());
-        if !prop("sha1").as_ref().is_some_and(js::truthy) {
-            errs.push(FieldError::invalid_msg(
-                "files",
-                "invalid image \"files\": file missing \"sha1\" field",
-            ));
+        let prop = |k: &str| js::get(file, k);
+        if !prop("sha1").is_some_and(|v| js::truthy(&v)) {
+            errs.push(FieldError::invalid_msg("files", "invalid image \"files\": file missing \"sha1\" field"));
         }
-        if !prop("size").as_ref().is_some_and(js::truthy) {
-            errs.push(FieldError::invalid_msg(
-                "files",
-                "invalid image \"files\": file missing \"size\" field",
-            ));
+        if !prop("size").is_some_and(|v| js::truthy(&v)) {
+            errs.push(FieldError::invalid_msg("files", "invalid image \"files\": file missing \"size\" field"));
         }
         match prop("compression") {
             Some(c) if js::truthy(&c) => {
-                if !matches!(&c, Value::String(s) if VALID_FILE_COMPRESSIONS.contains(&s.as_str()))
-                {
+                if !matches!(&*c, Value::String(s) if VALID_FILE_COMPRESSIONS.contains(&s.as_str())) {
                     errs.push(FieldError::invalid_msg(
                         "files",
                         format!(
@@ -804,40 +930,23 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Map<String, Value>) {
                     ));
                 }
             }
-            _ => errs.push(FieldError::invalid_msg(
-                "files",
-                "invalid image \"files\": file missing \"compression\" field",
-            )),
+            _ => errs
+                .push(FieldError::invalid_msg("files", "invalid image \"files\": file missing \"compression\" field")),
         }
     }
 }
 
 /// `(key, value)` pairs of an object or array, in JavaScript key order.
-fn entries(v: &Value) -> Vec<(String, &Value)> {
+fn entries(v: &Value) -> Vec<(Cow<'_, str>, &Value)> {
     match v {
-        Value::Object(o) => js::keys(o)
-            .into_iter()
-            .map(|k| (k.clone(), &o[k.as_str()]))
-            .collect(),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (i.to_string(), e))
-            .collect(),
+        Value::Object(o) => js::keys(o).into_iter().map(|k| (Cow::Borrowed(k.as_str()), &o[k.as_str()])).collect(),
+        Value::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
         _ => Vec::new(),
     }
 }
 
-const KNOWN_REQUIREMENTS: &[&str] = &[
-    "networks",
-    "brand",
-    "ssh_key",
-    "min_ram",
-    "max_ram",
-    "min_platform",
-    "max_platform",
-    "bootrom",
-];
+const KNOWN_REQUIREMENTS: &[&str] =
+    &["networks", "brand", "ssh_key", "min_ram", "max_ram", "min_platform", "max_platform", "bootrom"];
 
 fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
     let Some(reqs) = value else {
@@ -846,20 +955,23 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
     };
     // Node copies `requirements` with Object.keys: a string becomes one key
     // per UTF-16 unit, numbers and booleans nothing; `null` makes it throw.
-    let Some(keys) = js::keys_of_any(reqs) else {
+    if reqs.is_null() {
         errs.push(FieldError::invalid_msg(
             "requirements",
-            format!(
-                "invalid image \"requirements\" (not an object): {}",
-                js::json_stringify(reqs)
-            ),
+            format!("invalid image \"requirements\" (not an object): {}", js::json_stringify(reqs)),
         ));
         return;
-    };
-    // Node's copy assigns `__proto__`, which sets a prototype instead of a key.
-    let keys: Vec<String> = keys.into_iter().filter(|k| k != "__proto__").collect();
+    }
     let obj = reqs.as_object();
-    let get = |k: &str| obj.and_then(|o| o.get(k)).filter(|v| js::truthy(v));
+    // One pass over the object instead of eight hashed lookups.
+    let mut known: [Option<&Value>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
+    for (k, v) in obj.into_iter().flatten() {
+        if let Some(i) = KNOWN_REQUIREMENTS.iter().position(|n| n == k) {
+            known[i] = Some(v);
+        }
+    }
+    let raw = |k: &str| known[KNOWN_REQUIREMENTS.iter().position(|n| *n == k).expect("a known requirement")];
+    let get = |k: &str| raw(k).filter(|v| js::truthy(v));
 
     if let Some(networks) = get("networks") {
         match networks {
@@ -870,54 +982,37 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
                     if !ok {
                         errs.push(FieldError::invalid_msg(
                             "requirements.networks",
-                            format!(
-                                "invalid image \"requirements.networks\" entry: {}",
-                                js::json_stringify(n)
-                            ),
+                            format!("invalid image \"requirements.networks\" entry: {}", js::json_stringify(n)),
                         ));
                     }
                 }
             }
             v => errs.push(FieldError::invalid_msg(
                 "requirements.networks",
-                format!(
-                    "invalid image \"requirements.networks\" (not an array): {}",
-                    js::json_stringify(v)
-                ),
+                format!("invalid image \"requirements.networks\" (not an array): {}", js::json_stringify(v)),
             )),
         }
     }
     if let Some(brand) = get("brand").filter(|b| !b.is_string()) {
         errs.push(FieldError::invalid_msg(
             "requirements.brand",
-            format!(
-                "invalid image \"requirements.brand\" (not a string): {}",
-                js::json_stringify(brand)
-            ),
+            format!("invalid image \"requirements.brand\" (not a string): {}", js::json_stringify(brand)),
         ));
     }
     if let Some(ssh_key) = get("ssh_key").filter(|b| !b.is_boolean()) {
         errs.push(FieldError::invalid_msg(
             "requirements.ssh_key",
-            format!(
-                "invalid image \"requirements.ssh_key\" (not a boolean): {}",
-                js::json_stringify(ssh_key)
-            ),
+            format!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::json_stringify(ssh_key)),
         ));
     }
     let ram = |errs: &mut Vec<FieldError>, key: &str| -> Option<(f64, &Value)> {
         let v = get(key)?;
         match v {
-            Value::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => {
-                Some((js::to_f64(n), v))
-            }
+            Value::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
             _ => {
                 errs.push(FieldError::invalid_msg(
-                    &format!("requirements.{key}"),
-                    format!(
-                        "invalid image \"requirements.{key}\" (not a positive integer): {}",
-                        js::json_stringify(v)
-                    ),
+                    format!("requirements.{key}"),
+                    format!("invalid image \"requirements.{key}\" (not a positive integer): {}", js::json_stringify(v)),
                 ));
                 None
             }
@@ -939,15 +1034,18 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
     }
     for key in ["min_platform", "max_platform"] {
         let Some(platforms) = get(key) else { continue };
-        let field = format!("requirements.{key}");
+        let field: &'static str =
+            if key == "min_platform" { "requirements.min_platform" } else { "requirements.max_platform" };
         let is_obj = matches!(platforms, Value::Object(_) | Value::Array(_));
-        if !is_obj || entries(platforms).is_empty() {
+        let is_empty = match platforms {
+            Value::Object(o) => o.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => true,
+        };
+        if !is_obj || is_empty {
             errs.push(FieldError::invalid_msg(
-                &field,
-                format!(
-                    "invalid image \"{field}\" (not an object): {}",
-                    js::json_stringify(platforms)
-                ),
+                field,
+                format!("invalid image \"{field}\" (not an object): {}", js::json_stringify(platforms)),
             ));
             continue;
         }
@@ -957,7 +1055,7 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
             let ok = matches!(platform, Value::String(s) if is_platform_version(s));
             if !ok {
                 errs.push(FieldError::invalid_msg(
-                    &field,
+                    field,
                     format!(
                         "invalid image \"{field}\" entry: \"{sdc_version}: {}\" not a valid platform version",
                         js::format_s(platform)
@@ -967,7 +1065,7 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
         }
     }
     if let Some(bootrom) = get("bootrom") {
-        let brand = obj.and_then(|o| o.get("brand"));
+        let brand = raw("brand");
         match brand {
             Some(b) if js::truthy(b) => {
                 if b.as_str() != Some("bhyve") {
@@ -998,20 +1096,39 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
             }),
         }
     }
-    for key in keys
-        .iter()
-        .filter(|k| !KNOWN_REQUIREMENTS.contains(&k.as_str()))
-    {
-        errs.push(FieldError::invalid_msg(
-            key,
-            format!("unsupported requirement \"{key}\""),
-        ));
+    // Unknown keys, in Object.keys order. Node's copy assigns `__proto__`,
+    // which sets a prototype instead of a key, so it is never listed.
+    let is_unknown = |k: &str| !KNOWN_REQUIREMENTS.contains(&k) && k != "__proto__";
+    let unknown: Vec<String> = match reqs {
+        Value::Object(o) if !o.keys().any(|k| is_unknown(k)) => Vec::new(),
+        _ => js::keys_of_any(reqs).unwrap_or_default().into_iter().filter(|k| is_unknown(k)).collect(),
+    };
+    for key in unknown {
+        let message = format!("unsupported requirement \"{key}\"");
+        errs.push(FieldError::invalid_msg(key, message));
     }
 }
 
 /// Node's `validPlatformVersion`: `YYYYMMDDTHHMMSSZ`, checked field by field
 /// with `Number()` (so non-digits slip through as NaN, as in Node).
 pub fn is_platform_version(s: &str) -> bool {
+    if s.is_ascii() {
+        if s.len() != 16 {
+            return false;
+        }
+        let num = |start: usize, len: usize| js::string_to_number(&s[start..start + len]);
+        let b = s.as_bytes();
+        return !(num(0, 4) < 2012.0
+            || num(4, 2) > 12.0
+            || num(4, 2) == 0.0
+            || num(6, 2) > 31.0
+            || num(6, 2) == 0.0
+            || b[8] != b'T'
+            || num(9, 2) > 23.0
+            || num(11, 2) > 59.0
+            || num(13, 2) > 59.0
+            || b[15] != b'Z');
+    }
     let units: Vec<u16> = s.encode_utf16().collect();
     if units.len() != 16 {
         return false;

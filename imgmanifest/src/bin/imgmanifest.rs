@@ -11,11 +11,7 @@ use imgmanifest::{upgrade, validate, FieldError, Mode, Options};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(
-    name = "imgmanifest",
-    version,
-    about = "Validate and upgrade IMGAPI image manifests"
-)]
+#[command(name = "imgmanifest", version, about = "Validate and upgrade IMGAPI image manifests")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,30 +58,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate {
-            mode,
-            channels,
-            upgrade,
-            json,
-            files,
-        } => {
+        Command::Validate { mode, channels, upgrade, json, files } => {
             if channels.is_some() && !matches!(mode, Mode::Public | Mode::Private) {
                 eprintln!("imgmanifest: --channels only applies to --mode public or private");
                 return ExitCode::from(2);
             }
-            if channels
-                .as_ref()
-                .is_some_and(|c| c.iter().any(|n| n.is_empty()))
-            {
+            if channels.as_ref().is_some_and(|c| c.iter().any(|n| n.is_empty())) {
                 eprintln!("imgmanifest: --channels needs non-empty channel names, e.g. --channels dev,staging");
                 return ExitCode::from(2);
             }
             let opts = Options { mode, channels };
-            let files = if files.is_empty() {
-                vec!["-".to_string()]
-            } else {
-                files
-            };
+            let files = if files.is_empty() { vec!["-".to_string()] } else { files };
             run_validate(&files, &opts, upgrade, json)
         }
         Command::Upgrade { file } => run_upgrade(file.as_deref().unwrap_or("-")),
@@ -108,13 +91,9 @@ fn read_input(name: &str) -> Result<Vec<u8>, String> {
     let result = if name == "-" {
         io::stdin().lock().read_to_end(&mut buf).map(|_| ())
     } else {
-        std::fs::File::open(name)
-            .and_then(|mut f| f.read_to_end(&mut buf))
-            .map(|_| ())
+        std::fs::File::open(name).and_then(|mut f| f.read_to_end(&mut buf)).map(|_| ())
     };
-    result
-        .map(|_| buf)
-        .map_err(|e| format!("cannot read {name}: {e}"))
+    result.map(|_| buf).map_err(|e| format!("cannot read {name}: {e}"))
 }
 
 fn parse_input(name: &str) -> Result<Value, String> {
@@ -131,12 +110,7 @@ fn judge(name: &str, opts: &Options, do_upgrade: bool) -> Verdict {
         match upgrade(&value) {
             Ok(v) => v,
             // Parsed fine but not a manifest that can be upgraded: invalid.
-            Err(e) => {
-                return Verdict::Unusable {
-                    error: format!("cannot upgrade: {e}"),
-                    exit: 1,
-                }
-            }
+            Err(e) => return Verdict::Unusable { error: format!("cannot upgrade: {e}"), exit: 1 },
         }
     } else {
         value
@@ -156,13 +130,9 @@ fn run_validate(files: &[String], opts: &Options, do_upgrade: bool, as_json: boo
     for name in files {
         let verdict = judge(name, opts, do_upgrade);
         let line = match &verdict {
-            Verdict::Valid if as_json => {
-                json!({"file": name, "valid": true, "errors": []}).to_string()
-            }
+            Verdict::Valid if as_json => json!({"file": name, "valid": true, "errors": []}).to_string(),
             Verdict::Valid => format!("{name}: ok"),
-            Verdict::Invalid(errs) if as_json => {
-                json!({"file": name, "valid": false, "errors": errs}).to_string()
-            }
+            Verdict::Invalid(errs) if as_json => json!({"file": name, "valid": false, "errors": errs}).to_string(),
             Verdict::Invalid(errs) => {
                 let mut s = format!("{name}: invalid");
                 for e in errs {
@@ -200,10 +170,7 @@ fn run_upgrade(name: &str) -> ExitCode {
     };
     match upgrade(&value) {
         Ok(v) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).expect("JSON values serialize")
-            );
+            println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
             ExitCode::SUCCESS
         }
         Err(e) => {

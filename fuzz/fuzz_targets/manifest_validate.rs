@@ -1,0 +1,22 @@
+//! Arbitrary bytes, parsed as JSON, through every validation mode, the
+//! upgrade and the typed model: none may panic.
+#![no_main]
+
+use imgmanifest::{upgrade, validate, Manifest, Mode, Options};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    for mode in [Mode::Minimal, Mode::Dc, Mode::Public, Mode::Private] {
+        let _ = validate(&value, &Options::new(mode));
+        let _ = validate(&value, &Options { mode, channels: Some(vec!["dev".into()]) });
+    }
+    if let Ok(up) = upgrade(&value) {
+        let _ = validate(&up, &Options::new(Mode::Minimal));
+    }
+    if let Ok(m) = Manifest::from_value(value) {
+        let _ = m.to_json_pretty();
+    }
+});

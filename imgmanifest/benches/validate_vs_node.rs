@@ -1,0 +1,93 @@
+//! Benchmark: validate the same manifests in Rust and in Node's
+//! `imgmanifest@3.2.1`, in one run, and print manifests per second for both
+//! and the ratio. Each "manifest" is one manifest validated in all six
+//! modes (minimal, dc, public, private, and the last two with channels),
+//! timed inside each process so process start-up is not counted.
+//!
+//!     cargo bench -p imgmanifest --bench validate_vs_node
+
+#[path = "../tests/common/cases.rs"]
+mod cases;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use imgmanifest::{validate, Mode, Options};
+use serde_json::json;
+
+const ROUNDS: usize = 5;
+
+fn main() {
+    // Real-world shaped: the valid bases and the shared fixture manifests
+    // (v1 ones upgraded), repeated to a few thousand.
+    let valid: Vec<_> = cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).cycle().take(4000).collect();
+    let adversarial = cases::all_cases(3000);
+    println!("manifest validation, each manifest in all 6 modes (minimal, dc, public, private, +channels), best of 3");
+    for (label, set) in [("valid, real-world manifests", &valid), ("differential set (mostly invalid)", &adversarial)] {
+        let (rust, node) = compare(set);
+        println!("  {label}: {} manifests x {ROUNDS} rounds", set.len());
+        println!("    buildy imgmanifest (Rust): {:>10.0} manifests/s", rust);
+        println!("    Node imgmanifest 3.2.1:    {:>10.0} manifests/s", node);
+        println!("    ratio: {:.1}x", rust / node);
+    }
+}
+
+/// Manifests per second (each in all six modes) for Rust and for Node.
+fn compare(manifests: &[serde_json::Value]) -> (f64, f64) {
+    let modes = [
+        Options::new(Mode::Minimal),
+        Options::new(Mode::Dc),
+        Options::new(Mode::Public),
+        Options::new(Mode::Private),
+        Options { mode: Mode::Public, channels: Some(vec!["dev".into(), "release".into()]) },
+        Options { mode: Mode::Private, channels: Some(vec!["dev".into(), "release".into()]) },
+    ];
+
+    // Rust: best of three, like Node's figure below is after its JIT warm-up round.
+    let mut best = f64::MAX;
+    let mut errors = 0usize;
+    for _ in 0..3 {
+        let start = Instant::now();
+        for _ in 0..ROUNDS {
+            for m in manifests {
+                for opts in &modes {
+                    errors += validate(m, opts).len();
+                }
+            }
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(errors);
+    let rust_rate = (manifests.len() * ROUNDS) as f64 / best;
+
+    let peer = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node-peer");
+    if !peer.join("node_modules/imgmanifest").exists() {
+        let ok = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&peer).status();
+        assert!(ok.is_ok_and(|s| s.success()), "npm ci in {} failed", peer.display());
+    }
+    let mut input = Vec::new();
+    for (id, m) in manifests.iter().enumerate() {
+        writeln!(input, "{}", json!({"id": id, "m": m})).unwrap();
+    }
+    let mut node_best = f64::MAX;
+    let mut node_count = 0.0;
+    for _ in 0..3 {
+        let mut child = Command::new("node")
+            .arg(peer.join("verdicts.js"))
+            .args(["--bench", &ROUNDS.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node is needed for the benchmark");
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "node benchmark failed");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        node_best = node_best.min(r["seconds"].as_f64().unwrap());
+        node_count = r["manifests"].as_f64().unwrap();
+    }
+    let node_rate = node_count / node_best;
+
+    (rust_rate, node_rate)
+}

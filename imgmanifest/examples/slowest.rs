@@ -1,0 +1,17 @@
+//! Profiling aid: validates the valid base manifests in a loop.
+#[path = "../tests/common/cases.rs"]
+mod cases;
+use imgmanifest::{validate, Mode, Options};
+use std::time::Instant;
+fn main() {
+    let ms: Vec<_> = cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).collect();
+    for mode in [Mode::Minimal, Mode::Dc] {
+        let o = Options::new(mode);
+        let s = Instant::now();
+        let n = 200_000;
+        for i in 0..n {
+            std::hint::black_box(validate(&ms[i % ms.len()], &o));
+        }
+        println!("{mode:?}: {:.3} us per validation", s.elapsed().as_secs_f64() / n as f64 * 1e6);
+    }
+}

@@ -1,0 +1,192 @@
+//! Property tests for the validator, the upgrade and the typed model.
+
+mod common;
+
+use common::cases::{bases, UUID};
+use imgmanifest::{js, upgrade, validate, Code, Manifest, Mode, Options};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        ".{0,20}".prop_map(Value::String),
+        prop_oneof![Just("true"), Just("false"), Just("zvol"), Just(UUID), Just("null"), Just("constructor")]
+            .prop_map(|s| Value::String(s.into())),
+    ];
+    leaf.prop_recursive(3, 40, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((field_name(), inner), 0..8)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+fn field_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(imgmanifest::validate::FIELDS.to_vec()).prop_map(String::from),
+        prop::sample::select(vec![
+            "networks",
+            "brand",
+            "min_ram",
+            "max_ram",
+            "min_platform",
+            "bootrom",
+            "name",
+            "sha1",
+            "size",
+            "compression"
+        ])
+        .prop_map(String::from),
+        "[a-z0-9_]{1,8}",
+    ]
+}
+
+fn modes() -> impl Strategy<Value = Options> {
+    prop_oneof![
+        Just(Options::new(Mode::Minimal)),
+        Just(Options::new(Mode::Dc)),
+        Just(Options::new(Mode::Public)),
+        Just(Options::new(Mode::Private)),
+        Just(Options { mode: Mode::Public, channels: Some(vec!["dev".into()]) }),
+        Just(Options { mode: Mode::Private, channels: Some(vec!["dev".into()]) }),
+    ]
+}
+
+fn minimal_base() -> Map<String, Value> {
+    bases()[1].as_object().unwrap().clone()
+}
+
+fn errors_for(m: &Map<String, Value>, field: &str, opts: &Options) -> Vec<imgmanifest::FieldError> {
+    validate(&Value::Object(m.clone()), opts).into_iter().filter(|e| e.field == field).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Any JSON, any mode: an answer, never a panic; the same answer twice;
+    /// every error names a field.
+    #[test]
+    fn validate_answers_any_json(v in arb_json(), opts in modes()) {
+        let a = validate(&v, &opts);
+        prop_assert_eq!(&a, &validate(&v, &opts));
+        prop_assert!(a.iter().all(|e| !e.field.is_empty() || v.as_object().is_some_and(|m| m.contains_key(""))));
+    }
+
+    /// Arbitrary fields dropped into a valid manifest: validation and
+    /// upgrade still answer.
+    #[test]
+    fn mutated_manifests_get_an_answer(fields in prop::collection::vec((field_name(), arb_json()), 1..5), opts in modes()) {
+        let mut m = minimal_base();
+        for (k, v) in fields { m.insert(k, v); }
+        let v = Value::Object(m);
+        let _ = validate(&v, &opts);
+        let _ = upgrade(&v);
+    }
+
+    /// Names: exactly the characters of Node's NAME_RE, up to 1024 long.
+    #[test]
+    fn name_rule(name in "[A-Za-z0-9._/ -]{1,60}", bad in "[^A-Za-z0-9._/ -]") {
+        let mut m = minimal_base();
+        m.insert("name".into(), json!(name.clone()));
+        prop_assert!(errors_for(&m, "name", &Options::new(Mode::Minimal)).is_empty());
+        m.insert("name".into(), json!(format!("{name}{bad}")));
+        let errs = errors_for(&m, "name", &Options::new(Mode::Minimal));
+        prop_assert_eq!(errs.len(), 1);
+        prop_assert_eq!(errs[0].code, Code::Invalid);
+    }
+
+    /// Versions allow `+` but not space; at most 512 UTF-16 units.
+    #[test]
+    fn version_rule(version in "[A-Za-z0-9._/+-]{1,60}", extra in 0usize..600) {
+        let mut m = minimal_base();
+        let long = format!("{version}{}", "1".repeat(extra));
+        m.insert("version".into(), json!(long.clone()));
+        let errs = errors_for(&m, "version", &Options::new(Mode::Minimal));
+        prop_assert_eq!(errs.is_empty(), long.len() <= 512);
+    }
+
+    /// UUIDs: lower-case hex only.
+    #[test]
+    fn uuid_rule(hex in "[0-9a-f]{32}", upper in "[A-F]") {
+        let u = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+        let mut m = minimal_base();
+        m.insert("uuid".into(), json!(u.clone()));
+        prop_assert!(errors_for(&m, "uuid", &Options::new(Mode::Minimal)).is_empty());
+        m.insert("uuid".into(), json!(format!("{}{upper}", &u[..35])));
+        prop_assert_eq!(errors_for(&m, "uuid", &Options::new(Mode::Minimal)).len(), 1);
+    }
+
+    /// published_at: `YYYY-MM-DDTHH:MM:SS(.SSS)Z` and nothing else.
+    #[test]
+    fn published_at_rule(d in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z", junk in "[^0-9]") {
+        let mut m = minimal_base();
+        m.insert("published_at".into(), json!(d.clone()));
+        prop_assert!(errors_for(&m, "published_at", &Options::new(Mode::Minimal)).is_empty());
+        m.insert("published_at".into(), json!(format!("{junk}{d}")));
+        prop_assert_eq!(errors_for(&m, "published_at", &Options::new(Mode::Minimal)).len(), 1);
+    }
+
+    /// Public and private modes: the value of `public` decides.
+    #[test]
+    fn public_and_private_modes(public in any::<bool>()) {
+        let mut m = bases()[0].as_object().unwrap().clone();
+        m.insert("public".into(), json!(public));
+        let pub_errs = errors_for(&m, "public", &Options::new(Mode::Public));
+        let priv_errs = errors_for(&m, "public", &Options::new(Mode::Private));
+        let dc_errs = errors_for(&m, "public", &Options::new(Mode::Dc));
+        prop_assert_eq!(pub_errs.is_empty(), public);
+        prop_assert_eq!(priv_errs.is_empty(), !public);
+        prop_assert!(dc_errs.is_empty());
+    }
+
+    /// zvol-only fields: allowed exactly when type is zvol.
+    #[test]
+    fn zvol_only_fields(field in prop::sample::select(vec!["nic_driver", "disk_driver", "cpu_type"]), zvol in any::<bool>()) {
+        let mut m = minimal_base();
+        m.insert("type".into(), json!(if zvol { "zvol" } else { "zone-dataset" }));
+        m.insert(field.into(), json!("virtio"));
+        prop_assert_eq!(errors_for(&m, field, &Options::new(Mode::Minimal)).is_empty(), zvol);
+    }
+
+    /// Upgrading twice changes nothing more; the result is a v2 manifest.
+    #[test]
+    fn upgrade_is_idempotent(disabled in any::<bool>(), restricted in any::<bool>(), mins in "[0-5][0-9]") {
+        let mut m = bases()[4].as_object().unwrap().clone();
+        // image_size is only valid on zvols (in Node too).
+        m.shift_remove("image_size");
+        m.insert("disabled".into(), json!(disabled));
+        m.insert("published_at".into(), json!(format!("2011-04-11T08:{mins}Z")));
+        if restricted { m.insert("restricted_to_uuid".into(), json!(UUID)); }
+        let once = upgrade(&Value::Object(m)).unwrap();
+        prop_assert_eq!(&upgrade(&once).unwrap(), &once);
+        prop_assert_eq!(&once["v"], &json!(2));
+        prop_assert_eq!(once["published_at"].as_str().unwrap(), format!("2011-04-11T08:{mins}:00Z"));
+        prop_assert_eq!(&once["public"], &json!(!restricted));
+        prop_assert_eq!(&once["state"], &json!(if disabled { "disabled" } else { "active" }));
+        prop_assert!(validate(&once, &Options::new(Mode::Minimal)).is_empty());
+    }
+
+    /// The typed model writes keys back in the order it read them.
+    #[test]
+    fn model_keeps_key_order(order in Just(bases()[1].as_object().unwrap().keys().cloned().collect::<Vec<_>>()).prop_shuffle()) {
+        let base = bases()[1].as_object().unwrap().clone();
+        let shuffled: Map<String, Value> = order.iter().map(|k| (k.clone(), base[k].clone())).collect();
+        let text = serde_json::to_string(&Value::Object(shuffled.clone())).unwrap();
+        let m: Manifest = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(serde_json::to_string(&m).unwrap(), text);
+    }
+
+    /// JavaScript number formatting round-trips and String->Number agrees
+    /// with Rust on plain decimals.
+    #[test]
+    fn js_numbers(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+        let s = js::number_to_string(f);
+        prop_assert_eq!(js::string_to_number(&s), if f == 0.0 { 0.0 } else { f });
+        prop_assert_eq!(js::string_to_number(&format!("{f}")), f);
+    }
+}

@@ -1,0 +1,61 @@
+// Reads JSON lines {"id": N, "m": <manifest>} on stdin and prints, for each,
+// what Node's imgmanifest says in every mode and what its upgrade gives.
+// A thrown exception is reported as {"crash": "<message>"}.
+//
+// With --bench ROUNDS: validates every manifest in every mode ROUNDS times
+// and prints {"manifests": N, "seconds": S} instead.
+'use strict';
+var imgmanifest = require('imgmanifest');
+var readline = require('readline');
+
+var CHANNELS = {channelFromName: {dev: {name: 'dev'}, release: {name: 'release'}}};
+var MODES = {
+    'minimal': function (m) { return imgmanifest.validateMinimalManifest(m); },
+    'dc': function (m) { return imgmanifest.validateDcManifest(m); },
+    'public': function (m) { return imgmanifest.validatePublicManifest(m); },
+    'private': function (m) { return imgmanifest.validatePrivateManifest(m); },
+    'public+channels': function (m) { return imgmanifest.validatePublicManifest(m, CHANNELS); },
+    'private+channels': function (m) { return imgmanifest.validatePrivateManifest(m, CHANNELS); }
+};
+
+function attempt(fn) {
+    try {
+        var r = fn();
+        return {errors: r || []};
+    } catch (e) {
+        return {crash: String(e && e.message)};
+    }
+}
+
+var lines = [];
+var rl = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
+rl.on('line', function (l) { if (l.trim()) lines.push(JSON.parse(l)); });
+rl.on('close', function () {
+    var benchIdx = process.argv.indexOf('--bench');
+    if (benchIdx !== -1) {
+        var rounds = Number(process.argv[benchIdx + 1]) || 1;
+        var names = Object.keys(MODES);
+        var start = process.hrtime.bigint();
+        for (var r = 0; r < rounds; r++) {
+            lines.forEach(function (c) {
+                names.forEach(function (n) { attempt(function () { return MODES[n](c.m); }); });
+            });
+        }
+        var secs = Number(process.hrtime.bigint() - start) / 1e9;
+        console.log(JSON.stringify({manifests: lines.length * rounds, seconds: secs}));
+        return;
+    }
+    var out = [];
+    lines.forEach(function (c) {
+        var res = {id: c.id, modes: {}};
+        Object.keys(MODES).forEach(function (n) {
+            res.modes[n] = attempt(function () { return MODES[n](c.m); });
+        });
+        var up = attempt(function () {
+            return [JSON.stringify(imgmanifest.upgradeManifest(JSON.parse(JSON.stringify(c.m))))];
+        });
+        res.upgrade = up.crash !== undefined ? {error: up.crash} : {ok: up.errors[0]};
+        out.push(JSON.stringify(res));
+    });
+    process.stdout.write(out.join('\n') + '\n');
+});
