@@ -74,7 +74,7 @@ pub fn fixture_manifests() -> Vec<(String, Value)> {
 }
 
 fn long(n: usize, c: char) -> String {
-    std::iter::repeat(c).take(n).collect()
+    std::iter::repeat_n(c, n).collect()
 }
 
 /// Values every field gets tried with: each JSON type, edge numbers, strings
@@ -419,7 +419,7 @@ pub fn all_cases(random: usize) -> Vec<Value> {
             out.push(Value::Object(c));
         }
     }
-    let mut rng = Rng::new(0x5eed_1dea_b111_d7);
+    let mut rng = Rng::new(0x005e_ed1d_eab1_11d7);
     for _ in 0..random {
         let base = &bases[rng.below(bases.len())];
         let mut c = base.as_object().unwrap().clone();

@@ -1,10 +1,14 @@
-//! Profiling aid: validates the valid base manifests in a loop.
+//! Profiling aid: validates manifests in a loop (`--invalid` for the differential set), for `perf record`.
 #[path = "../tests/common/cases.rs"]
 mod cases;
 use imgmanifest::{validate, Mode, Options};
 use std::time::Instant;
 fn main() {
-    let ms: Vec<_> = cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).collect();
+    let ms: Vec<_> = if std::env::args().any(|a| a == "--invalid") {
+        cases::all_cases(3000)
+    } else {
+        cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).collect()
+    };
     for mode in [Mode::Minimal, Mode::Dc] {
         let o = Options::new(mode);
         let s = Instant::now();

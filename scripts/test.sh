@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need,
+# checks formatting and lints, runs every test. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*"; }
+
+# Node 20 and npm are on every machine here; install them if not.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing nodejs and npm"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+
+# The Node imgmanifest peer for the differential test, pinned by its lock file.
+if [ ! -f tests/node-peer/node_modules/imgmanifest/package.json ]; then
+    log "installing the Node imgmanifest peer (tests/node-peer)"
+    (cd tests/node-peer && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo test"
+cargo test --workspace
