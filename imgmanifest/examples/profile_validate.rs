@@ -9,10 +9,10 @@ fn main() {
     } else {
         cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).collect()
     };
-    for mode in [Mode::Minimal, Mode::Dc] {
+    for mode in [Mode::Minimal, Mode::Dc, Mode::Minimal, Mode::Dc, Mode::Public, Mode::Private] {
         let o = Options::new(mode);
         let s = Instant::now();
-        let n = 200_000;
+        let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
         for i in 0..n {
             std::hint::black_box(validate(&ms[i % ms.len()], &o));
         }

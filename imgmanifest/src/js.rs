@@ -89,6 +89,12 @@ fn array_index(key: &str) -> Option<u32> {
     key.parse::<u32>().ok().filter(|&i| i != u32::MAX)
 }
 
+/// Whether any key is array-index-like; if none, `Object.keys` order is
+/// plain insertion order.
+pub fn has_index_keys(map: &Map<String, Value>) -> bool {
+    map.keys().any(|k| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some())
+}
+
 /// `Object.keys(obj)` order: array-index keys ascending, then the others in
 /// insertion order.
 pub fn keys(map: &Map<String, Value>) -> Vec<&String> {
