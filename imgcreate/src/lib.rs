@@ -1,5 +1,7 @@
-//! The image engine: packaging `zfs send` streams, reading them, creating
-//! images from datasets and installing image files. Filled in by later work;
-//! for now it re-exports the manifest crate it builds on.
+//! The image engine: reading and checking `zfs send` streams, packaging
+//! them into image files, creating images from datasets and installing
+//! image files.
+
+pub mod stream;
 
 pub use imgmanifest;
