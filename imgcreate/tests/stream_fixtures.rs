@@ -123,7 +123,7 @@ fn every_one_byte_corruption_is_detected() {
         for (i, byte) in original.iter().enumerate() {
             r.update(std::slice::from_ref(byte)).unwrap();
             let at = r.offset() as usize;
-            if at == i + 1 && at % 8 == 0 && snapshots.last().unwrap().0 + 4096 <= at {
+            if at == i + 1 && at.is_multiple_of(8) && snapshots.last().unwrap().0 + 4096 <= at {
                 snapshots.push((at, r.clone()));
             }
         }

@@ -1,0 +1,358 @@
+//! Packaging: a `zfs send` stream becomes an image file.
+//!
+//! ```text
+//! input ──read──▶ stream check ──chunks──▶ workers (compress) ──▶ writer (in order: write, sha1, size)
+//!   (this thread)                          (gzip/bzip2: N threads; xz: liblzma's own threads)
+//! ```
+//!
+//! At most a fixed number of chunks is in flight, so memory does not grow
+//! with the input. The file is written under a temporary name beside the
+//! output and renamed into place only when it is complete; on any failure
+//! it is removed. `size` and `sha1` are of the bytes written to disk.
+
+pub mod codec;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use imgmanifest::Compression;
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+
+use crate::stream::{StreamError, StreamInfo, StreamReader};
+
+/// How to package.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    pub compression: Compression,
+    /// Compression level; `None` is the tool's default (gzip 6, bzip2 9, xz 6).
+    pub level: Option<u32>,
+    /// Threads to compress on; `None` is every core.
+    pub threads: Option<usize>,
+    /// Check that the input is one complete, valid send stream (and fail if
+    /// not). On by default; off only to package bytes that are not a stream.
+    pub check_stream: bool,
+}
+
+impl PackOptions {
+    pub fn new(compression: Compression) -> Self {
+        PackOptions { compression, level: None, threads: None, check_stream: true }
+    }
+}
+
+/// Bytes read from the input and written to the file so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// A finished image file: what goes into the manifest's `files[0]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackedFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha1: String,
+    pub compression: Compression,
+    /// What the stream reader learned (absent when checking was off).
+    pub stream: Option<StreamInfo>,
+    /// Bytes of the uncompressed stream.
+    pub stream_bytes: u64,
+}
+
+impl PackedFile {
+    /// `files[0].dataset_guid`: the stream's `toguid` as a decimal string.
+    pub fn dataset_guid(&self) -> Option<String> {
+        self.stream.as_ref().map(|s| s.toguid.to_string())
+    }
+}
+
+/// Why packaging failed. Nothing is left at the output path.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("reading the input failed: {0}")]
+    Input(#[source] io::Error),
+    #[error("the input is not a valid image stream: {0}")]
+    Stream(#[from] StreamError),
+    #[error("writing {path} failed: {source}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("compressing failed: {0}")]
+    Compress(#[source] io::Error),
+    #[error("unsupported compression \"{0}\" (use none, gzip, bzip2 or xz)")]
+    UnknownCompression(String),
+    #[error("compression level {level} is out of range for {compression} (1 to {max})")]
+    BadLevel { compression: Compression, level: u32, max: u32 },
+}
+
+/// Chunks in flight per compressing thread (queued, being compressed,
+/// waiting to be written): bounds memory.
+const IN_FLIGHT_PER_THREAD: usize = 3;
+
+/// Packages `input` into `output`. `progress` is called on this thread after
+/// each chunk.
+pub fn pack(
+    input: impl Read,
+    output: &Path,
+    opts: &PackOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<PackedFile, PackError> {
+    let compression = opts.compression.clone();
+    if let Compression::Unknown(name) = &compression {
+        return Err(PackError::UnknownCompression(name.clone()));
+    }
+    let level = opts.level.unwrap_or_else(|| codec::default_level(&compression));
+    let max = codec::max_level(&compression);
+    if compression != Compression::None && !(1..=max).contains(&level) {
+        return Err(PackError::BadLevel { compression, level, max });
+    }
+    let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+
+    let temp = TempFile::create(output)?;
+    let result = run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress);
+    match result {
+        Ok((size, sha1, stream, stream_bytes)) => {
+            let path = temp.persist()?;
+            Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
+        }
+        Err(e) => Err(e), // `temp` is removed when dropped
+    }
+}
+
+type Outcome = (u64, String, Option<StreamInfo>, u64);
+
+fn run_pipeline(
+    mut input: impl Read,
+    temp: &TempFile,
+    compression: &Compression,
+    level: u32,
+    threads: usize,
+    check_stream: bool,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Outcome, PackError> {
+    let file = temp.file.try_clone().map_err(|e| temp.output_error(e))?;
+    let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let chunk = codec::chunk_size(compression);
+    let is_xz = *compression == Compression::Xz;
+    // gzip/bzip2 compress in worker threads; none and xz go to the writer as they are.
+    let workers = if matches!(compression, Compression::Gzip | Compression::Bzip2) { threads } else { 0 };
+    let slots = IN_FLIGHT_PER_THREAD * threads.max(1) + 1;
+
+    // Tokens bound the chunks in flight: taken before reading, given back
+    // by the writer once a chunk is on disk.
+    let (token_tx, token_rx) = sync_channel::<()>(slots);
+    for _ in 0..slots {
+        token_tx.send(()).expect("fresh channel has room");
+    }
+    let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(slots);
+    let (done_tx, done_rx) = sync_channel::<(u64, io::Result<Vec<u8>>)>(slots);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+
+    thread::scope(|scope| {
+        let mut worker_handles = Vec::new();
+        for _ in 0..workers {
+            let (work_rx, done_tx, compression) = (Arc::clone(&work_rx), done_tx.clone(), compression.clone());
+            worker_handles.push(scope.spawn(move || loop {
+                let next = work_rx.lock().expect("no worker panics holding it").recv();
+                let Ok((seq, data)) = next else { break };
+                let out = codec::compress_chunk(&compression, level, &data);
+                if done_tx.send((seq, out)).is_err() {
+                    break;
+                }
+            }));
+        }
+        // Only workers hold the work queue's receiver, so if they all stop
+        // (the writer failed), sending fails instead of blocking forever.
+        drop(work_rx);
+        // Without workers the reader hands chunks straight to the writer.
+        let direct_tx = if workers == 0 { Some(done_tx.clone()) } else { None };
+        drop(done_tx);
+
+        let writer_out = Arc::clone(&bytes_out);
+        let writer = scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, is_xz, level, threads));
+
+        // This thread: read, check, dispatch.
+        let mut reader = check_stream.then(StreamReader::new);
+        let mut bytes_in = 0u64;
+        let mut seq = 0u64;
+        let read_result: Result<(), PackError> = loop {
+            if token_rx.recv().is_err() {
+                break Ok(()); // the writer stopped: its error is reported below
+            }
+            let mut buf = vec![0u8; chunk];
+            let n = match read_full(&mut input, &mut buf) {
+                Ok(n) => n,
+                Err(e) => break Err(PackError::Input(e)),
+            };
+            if n == 0 {
+                break Ok(());
+            }
+            buf.truncate(n);
+            if let Some(r) = reader.as_mut() {
+                if let Err(e) = r.update(&buf) {
+                    break Err(PackError::Stream(e));
+                }
+            }
+            bytes_in += n as u64;
+            let sent = match &direct_tx {
+                Some(tx) => tx.send((seq, Ok(buf))).is_ok(),
+                None => work_tx.send((seq, buf)).is_ok(),
+            };
+            if !sent {
+                break Ok(());
+            }
+            seq += 1;
+            progress(Progress { bytes_in, bytes_out: bytes_out.load(std::sync::atomic::Ordering::Relaxed) });
+        };
+        drop(work_tx);
+        drop(direct_tx);
+        drop(token_rx);
+        for h in worker_handles {
+            h.join().expect("compression workers do not panic");
+        }
+        let written = writer.join().expect("the writer does not panic");
+        read_result?;
+        let stream = match reader {
+            Some(r) => Some(r.finish()?),
+            None => None,
+        };
+        let (size, sha1) = written.map_err(|e| match e {
+            WriteError::Compress(e) => PackError::Compress(e),
+            WriteError::Io(e) => temp.output_error(e),
+        })?;
+        progress(Progress { bytes_in, bytes_out: size });
+        Ok((size, sha1, stream, bytes_in))
+    })
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+enum WriteError {
+    Compress(io::Error),
+    Io(io::Error),
+}
+
+/// Counts and hashes every byte on its way to the file.
+struct HashingWriter {
+    inner: BufWriter<File>,
+    sha1: Sha1,
+    size: u64,
+    shared_size: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha1.update(&buf[..n]);
+        self.size += n as u64;
+        self.shared_size.store(self.size, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The writer thread: puts chunks on disk in sequence order.
+fn write_in_order(
+    file: File,
+    done_rx: Receiver<(u64, io::Result<Vec<u8>>)>,
+    token_tx: SyncSender<()>,
+    shared_size: Arc<std::sync::atomic::AtomicU64>,
+    is_xz: bool,
+    level: u32,
+    threads: usize,
+) -> Result<(u64, String), WriteError> {
+    let hashing =
+        HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), sha1: Sha1::new(), size: 0, shared_size };
+    let mut xz = None;
+    let mut plain = None;
+    if is_xz {
+        xz = Some(codec::xz_writer(hashing, level, threads as u32).map_err(WriteError::Compress)?);
+    } else {
+        plain = Some(hashing);
+    }
+    let mut next = 0u64;
+    let mut waiting: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    for (seq, data) in done_rx {
+        waiting.insert(seq, data.map_err(WriteError::Compress)?);
+        while let Some(data) = waiting.remove(&next) {
+            match (&mut xz, &mut plain) {
+                (Some(x), _) => x.write_all(&data).map_err(WriteError::Io)?,
+                (_, Some(p)) => p.write_all(&data).map_err(WriteError::Io)?,
+                _ => unreachable!(),
+            }
+            next += 1;
+            let _ = token_tx.send(());
+        }
+    }
+    let mut hashing = match (xz, plain) {
+        (Some(x), _) => x.finish().map_err(WriteError::Io)?,
+        (_, Some(p)) => p,
+        _ => unreachable!(),
+    };
+    hashing.flush().map_err(WriteError::Io)?;
+    hashing.inner.get_ref().sync_all().map_err(WriteError::Io)?;
+    let digest = hashing.sha1.finalize();
+    Ok((hashing.size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// A file beside its final path, removed unless persisted.
+struct TempFile {
+    path: PathBuf,
+    output: PathBuf,
+    file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    fn create(output: &Path) -> Result<TempFile, PackError> {
+        let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let path = dir.join(format!(".{name}.buildy-partial-{}", std::process::id()));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| PackError::Output { path: path.clone(), source })?;
+        Ok(TempFile { path, output: output.to_path_buf(), file, persisted: false })
+    }
+
+    fn output_error(&self, source: io::Error) -> PackError {
+        PackError::Output { path: self.output.clone(), source }
+    }
+
+    fn persist(mut self) -> Result<PathBuf, PackError> {
+        std::fs::rename(&self.path, &self.output).map_err(|e| self.output_error(e))?;
+        self.persisted = true;
+        Ok(self.output.clone())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Test support: valid send streams of any size, built record by record.
+
+#![allow(dead_code)]
+
+use imgcreate::stream::{Fletcher4, RECORD_SIZE};
+
+/// A valid little-endian substream: BEGIN, WRITE records carrying
+/// `payload_bytes` of mixed data (text-like, zeros, pseudo-random), END.
+/// With `record_checksums`, every record carries its running checksum as
+/// OpenZFS writes it; without, it is left zero as zfs-fuse does.
+pub fn synthetic_stream(payload_bytes: usize, toguid: u64, fromguid: u64, record_checksums: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload_bytes + payload_bytes / 100 + 4 * RECORD_SIZE);
+    let mut sum = Fletcher4::new(false);
+    let emit = |out: &mut Vec<u8>, sum: &mut Fletcher4, mut rec: [u8; RECORD_SIZE], payload: &[u8]| {
+        sum.update(&rec[..280]);
+        if record_checksums && rec[0] != 0 {
+            for (i, v) in sum.value().iter().enumerate() {
+                rec[280 + 8 * i..288 + 8 * i].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        sum.update(&rec[280..]);
+        sum.update(payload);
+        out.extend_from_slice(&rec);
+        out.extend_from_slice(payload);
+    };
+
+    let mut begin = [0u8; RECORD_SIZE];
+    begin[8..16].copy_from_slice(&0x2F5B_ACBACu64.to_le_bytes());
+    begin[16..24].copy_from_slice(&1u64.to_le_bytes());
+    begin[24..32].copy_from_slice(&1_700_000_000u64.to_le_bytes());
+    begin[32..36].copy_from_slice(&2u32.to_le_bytes());
+    begin[40..48].copy_from_slice(&toguid.to_le_bytes());
+    begin[48..56].copy_from_slice(&fromguid.to_le_bytes());
+    begin[56..56 + 11].copy_from_slice(b"test/ds@img");
+    emit(&mut out, &mut sum, begin, &[]);
+
+    let mut seed = 0x1234_5678_9abc_def0u64 ^ toguid;
+    let block = 128 * 1024;
+    let mut written = 0;
+    let mut object = 8u64;
+    while written < payload_bytes {
+        let len = block.min(payload_bytes - written).div_ceil(8) * 8;
+        let payload: Vec<u8> = (0..len)
+            .map(|i| match (written / block) % 3 {
+                0 => b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n"[i % 56],
+                1 => 0,
+                _ => {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                }
+            })
+            .collect();
+        let mut w = [0u8; RECORD_SIZE];
+        w[0..4].copy_from_slice(&3u32.to_le_bytes());
+        w[8..16].copy_from_slice(&object.to_le_bytes());
+        w[16..20].copy_from_slice(&19u32.to_le_bytes());
+        w[24..32].copy_from_slice(&0u64.to_le_bytes());
+        w[32..40].copy_from_slice(&(len as u64).to_le_bytes());
+        w[40..48].copy_from_slice(&toguid.to_le_bytes());
+        emit(&mut out, &mut sum, w, &payload);
+        written += len;
+        object += 1;
+    }
+
+    let mut end = [0u8; RECORD_SIZE];
+    end[0..4].copy_from_slice(&5u32.to_le_bytes());
+    for (i, v) in sum.value().iter().enumerate() {
+        end[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    end[40..48].copy_from_slice(&toguid.to_le_bytes());
+    emit(&mut out, &mut sum, end, &[]);
+    out
+}
