@@ -111,9 +111,12 @@ pub struct StreamInfo {
     pub objset_type: u32,
     /// Seconds since the epoch.
     pub creation_time: u64,
-    /// Guid of the snapshot the stream recreates.
+    /// Guid of the snapshot the stream recreates. JSON: a decimal string
+    /// (guids exceed what a JavaScript number holds exactly).
+    #[serde(serialize_with = "decimal_string")]
     pub toguid: u64,
     /// Guid of the snapshot an incremental stream applies to; 0 for a full one.
+    #[serde(serialize_with = "decimal_string")]
     pub fromguid: u64,
     /// `pool/dataset@snapshot` as the sender named it.
     pub toname: String,
@@ -127,6 +130,10 @@ pub struct StreamInfo {
     pub record_checksums_checked: u64,
     /// The END record's checksum of the whole stream matched.
     pub end_checksum_ok: bool,
+}
+
+fn decimal_string<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
 }
 
 impl StreamInfo {

@@ -1,0 +1,65 @@
+//! `buildy inspect`: check an image file, and with -m its manifest.
+
+use std::path::PathBuf;
+
+use imgmanifest::Manifest;
+
+use crate::Failure;
+
+/// Check an image file: decompress it, verify the send stream and its
+/// checksums, and with -m compare it with its manifest.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The image's manifest.
+    #[arg(short = 'm', long)]
+    manifest: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The image file.
+    file: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let manifest = match &args.manifest {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::Usage(format!("cannot read the manifest {}: {e}", p.display())))?;
+            let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+                Failure::Usage(format!("{} is not a manifest: {e}; check it with `imgmanifest validate`", p.display()))
+            })?;
+            Some(m)
+        }
+    };
+    let report = imgcreate::inspect::inspect(&args.file, manifest.as_ref())
+        .map_err(|e| Failure::Usage(format!("cannot read the image file {}: {e}", args.file.display())))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).expect("reports serialize"));
+    } else {
+        println!("{}: {}", report.file.display(), if report.ok { "ok" } else { "NOT OK" });
+        println!("  size {}  sha1 {}  compression {}", report.size, report.sha1, report.compression);
+        if let Some(s) = &report.stream {
+            println!(
+                "  stream {} ({}), toguid {} fromguid {}, {} records, {} bytes, checksums verified",
+                s.toname,
+                if s.is_incremental() { "incremental" } else { "full" },
+                s.toguid,
+                s.fromguid,
+                s.total_records,
+                s.stream_bytes
+            );
+        }
+        for c in &report.checks {
+            println!(
+                "  {:<13} {}",
+                c.check,
+                if c.ok { "ok".to_string() } else { format!("MISMATCH (manifest {}, file {})", c.expected, c.found) }
+            );
+        }
+        for p in &report.problems {
+            println!("  problem: {p}");
+        }
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}

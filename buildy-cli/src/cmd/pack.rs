@@ -1,0 +1,87 @@
+//! `buildy pack`: a send stream becomes an image file.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use imgcreate::pack::{pack, PackError, PackOptions, Progress};
+use imgmanifest::Compression;
+use serde_json::json;
+
+use crate::Failure;
+
+/// Package a `zfs send` stream into an image file and print its files[0] entry.
+#[derive(clap::Args)]
+pub struct Args {
+    /// none, gzip, bzip2 or xz.
+    #[arg(short = 'c', long, value_parser = super::parse_compression)]
+    compression: Compression,
+    /// Compression level (default: the tool's own: gzip 6, bzip2 9, xz 6).
+    #[arg(short = 'l', long)]
+    level: Option<u32>,
+    /// Threads to compress on (default: every core).
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// The image file to write.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The send stream; `-` or none for standard input.
+    input: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let opts = PackOptions {
+        level: args.level,
+        threads: args.threads.map(|t| t as usize),
+        ..PackOptions::new(args.compression.clone())
+    };
+    let input: Box<dyn std::io::Read> = match args.input.as_deref() {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(
+            std::fs::File::open(p)
+                .map_err(|e| Failure::Usage(format!("cannot read the input {}: {e}", p.display())))?,
+        ),
+    };
+    let show_progress = std::io::stderr().is_terminal() && !args.json;
+    let packed = pack(input, &args.output, &opts, |p: Progress| {
+        if show_progress {
+            eprint!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
+            let _ = std::io::stderr().flush();
+        }
+    });
+    if show_progress {
+        eprintln!();
+    }
+    let packed = packed.map_err(|e| match e {
+        PackError::BadLevel { .. } | PackError::UnknownCompression(_) => Failure::Usage(e.to_string()),
+        other => Failure::Failed(format!("{other}; nothing was written to {}", args.output.display())),
+    })?;
+    let stream = packed.stream.as_ref().expect("pack checks the stream");
+    if args.json {
+        let out = json!({
+            "size": packed.size,
+            "sha1": packed.sha1,
+            "compression": packed.compression,
+            "dataset_guid": packed.dataset_guid(),
+            "stream": stream,
+        });
+        println!("{out}");
+    } else {
+        println!("{}", packed.path.display());
+        println!("  size:         {}", packed.size);
+        println!("  sha1:         {}", packed.sha1);
+        println!("  compression:  {}", packed.compression);
+        println!("  dataset_guid: {}", stream.toguid);
+        println!(
+            "  stream:       {} ({}), {} records, {} bytes",
+            stream.toname,
+            if stream.is_incremental() { "incremental" } else { "full" },
+            stream.total_records,
+            stream.stream_bytes
+        );
+    }
+    Ok(0)
+}
