@@ -8,9 +8,13 @@ seconds=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/corpus/$target"
 mkdir -p "$corpus"
-# Seed manifests from the shared fixtures when the corpus is empty.
-if [ -z "$(ls -A "$corpus")" ] && [ -d "$here/../../shared/fixtures/manifests" ]; then
-    cp "$here"/../../shared/fixtures/manifests/* "$corpus"/
+# Seed the corpus from the shared fixtures when it is empty.
+shared="$here/../../shared/fixtures"
+if [ -z "$(ls -A "$corpus")" ]; then
+    case "$target" in
+        manifest_validate) cp "$shared"/manifests/* "$corpus"/ ;;
+        stream_reader) cp "$shared"/streams/*.zstream "$corpus"/ ;;
+    esac
 fi
 cd "$here/.."
 RUSTC_BOOTSTRAP=1 cargo fuzz run -O --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048

@@ -12,6 +12,14 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 
+# The real decompressors the packaging tests check files with.
+missing=()
+for pkg in gzip bzip2 xz-utils; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 # The Node imgmanifest peer for the differential test, pinned by its lock file.
 if [ ! -f tests/node-peer/node_modules/imgmanifest/package.json ]; then
     log "installing the Node imgmanifest peer (tests/node-peer)"

@@ -252,27 +252,6 @@ enum WriteError {
     Io(io::Error),
 }
 
-/// Counts and hashes every byte on its way to the file.
-struct HashingWriter {
-    inner: BufWriter<File>,
-    sha1: Sha1,
-    size: u64,
-    shared_size: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.size += n as u64;
-        self.shared_size.store(self.size, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// The writer thread: puts chunks on disk in sequence order.
 fn write_in_order(
     file: File,
@@ -283,38 +262,162 @@ fn write_in_order(
     level: u32,
     threads: usize,
 ) -> Result<(u64, String), WriteError> {
-    let hashing =
-        HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), sha1: Sha1::new(), size: 0, shared_size };
-    let mut xz = None;
-    let mut plain = None;
-    if is_xz {
-        xz = Some(codec::xz_writer(hashing, level, threads as u32).map_err(WriteError::Compress)?);
-    } else {
-        plain = Some(hashing);
-    }
-    let mut next = 0u64;
-    let mut waiting: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    for (seq, data) in done_rx {
-        waiting.insert(seq, data.map_err(WriteError::Compress)?);
-        while let Some(data) = waiting.remove(&next) {
-            match (&mut xz, &mut plain) {
-                (Some(x), _) => x.write_all(&data).map_err(WriteError::Io)?,
-                (_, Some(p)) => p.write_all(&data).map_err(WriteError::Io)?,
-                _ => unreachable!(),
+    // SHA-1 runs on its own thread, over the same bytes in the same order,
+    // so hashing overlaps with the write copy into the kernel.
+    let (hash_tx, hash_rx) = sync_channel::<Vec<u8>>(4);
+    let hasher = thread::spawn(move || {
+        let mut sha1 = Sha1::new();
+        for bytes in hash_rx {
+            sha1.update(&bytes);
+        }
+        sha1.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    });
+    let mut out = FileOut {
+        writer: BufWriter::with_capacity(1 << 20, file),
+        hash_tx,
+        pending: Vec::with_capacity(1 << 20),
+        size: 0,
+        shared_size,
+        writeback_from: 0,
+    };
+    // Chunks in sequence order, each given to `sink`; a token goes back to
+    // the reader for each.
+    let drain = |sink: &mut dyn FnMut(Vec<u8>) -> Result<(), WriteError>| -> Result<(), WriteError> {
+        let mut next = 0u64;
+        let mut waiting: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        for (seq, data) in done_rx {
+            waiting.insert(seq, data.map_err(WriteError::Compress)?);
+            while let Some(data) = waiting.remove(&next) {
+                sink(data)?;
+                next += 1;
+                let _ = token_tx.send(());
             }
-            next += 1;
-            let _ = token_tx.send(());
+        }
+        Ok(())
+    };
+    let (result, size) = if is_xz {
+        match codec::xz_writer(out, level, threads as u32) {
+            Err(e) => (Err(WriteError::Compress(e)), 0),
+            Ok(mut xz) => {
+                let fed = drain(&mut |data| xz.write_all(&data).map_err(WriteError::Io));
+                match fed.and_then(|()| xz.finish().map_err(WriteError::Io)) {
+                    Ok(mut out) => {
+                        let done = out.finish().map_err(WriteError::Io);
+                        (done, out.size)
+                    }
+                    Err(e) => (Err(e), 0),
+                }
+            }
+        }
+    } else {
+        let fed = drain(&mut |data| out.write_chunk(data).map_err(WriteError::Io));
+        let done = fed.and_then(|()| out.finish().map_err(WriteError::Io));
+        let size = out.size;
+        drop(out);
+        (done, size)
+    };
+    // The hash channel closed with `out`: the hasher has every byte.
+    let sha1 = hasher.join().expect("the hasher does not panic");
+    result.map(|()| (size, sha1))
+}
+
+/// The file being written: bytes go to disk and, in the same order, to the
+/// hashing thread.
+struct FileOut {
+    writer: BufWriter<File>,
+    hash_tx: SyncSender<Vec<u8>>,
+    /// Small writes (from the xz encoder) gathered for the hasher.
+    pending: Vec<u8>,
+    size: u64,
+    shared_size: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes already handed to early writeback.
+    writeback_from: u64,
+}
+
+/// How much written data to let pile up before starting its writeback.
+const WRITEBACK_STEP: u64 = 32 << 20;
+
+impl FileOut {
+    /// A whole chunk: written, then moved to the hasher without a copy.
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        self.flush_pending();
+        self.writer.write_all(&chunk)?;
+        self.counted(chunk.len());
+        let _ = self.hash_tx.send(chunk);
+        Ok(())
+    }
+
+    fn counted(&mut self, n: usize) {
+        self.size += n as u64;
+        self.shared_size.store(self.size, std::sync::atomic::Ordering::Relaxed);
+        self.start_writeback();
+    }
+
+    fn flush_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(1 << 20));
+            let _ = self.hash_tx.send(bytes);
         }
     }
-    let mut hashing = match (xz, plain) {
-        (Some(x), _) => x.finish().map_err(WriteError::Io)?,
-        (_, Some(p)) => p,
-        _ => unreachable!(),
-    };
-    hashing.flush().map_err(WriteError::Io)?;
-    hashing.inner.get_ref().sync_all().map_err(WriteError::Io)?;
-    let digest = hashing.sha1.finalize();
-    Ok((hashing.size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+
+    /// Starts writing what the kernel holds so far to disk, without waiting,
+    /// so the final fsync has less left to do.
+    fn start_writeback(&mut self) {
+        let in_kernel = self.size - self.writer.buffer().len() as u64;
+        if in_kernel < self.writeback_from + WRITEBACK_STEP {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain syscall on an open descriptor; failure is harmless
+            // (the final fsync still makes the file durable).
+            // Write-behind: start this range, and wait for the one before
+            // it, so little is left dirty when the file is complete.
+            let fd = self.writer.get_ref().as_raw_fd();
+            unsafe {
+                libc::sync_file_range(
+                    fd,
+                    self.writeback_from as libc::off64_t,
+                    (in_kernel - self.writeback_from) as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+                if self.writeback_from > 0 {
+                    libc::sync_file_range(
+                        fd,
+                        0,
+                        self.writeback_from as libc::off64_t,
+                        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                            | libc::SYNC_FILE_RANGE_WRITE
+                            | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                    );
+                }
+            }
+        }
+        self.writeback_from = in_kernel;
+    }
+
+    /// Flushes, hashes the rest and makes the file durable.
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush_pending();
+        self.writer.flush()?;
+        self.writer.get_ref().sync_all()
+    }
+}
+
+impl Write for FileOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.writer.write(buf)?;
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() >= 1 << 20 {
+            self.flush_pending();
+        }
+        self.counted(n);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
 }
 
 /// A file beside its final path, removed unless persisted.

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark: packaging a real zfs send stream (~320 MB of mixed data made
+# on a zfs-fuse pool) with buildy and with the tools a user would otherwise
+# use, each piped through sha1sum into a file as imgadm does. Prints
+# throughput, output size and peak memory for each, and the ratios.
+#
+#     bash bench/pack.sh            # all compressions
+#     bash bench/pack.sh gzip none  # some
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZFS_EXTRA_PACKAGES=(pigz pbzip2 xz-utils bzip2 gzip time rsync)
+# shellcheck source=../scripts/lib/zfs.sh
+source scripts/lib/zfs.sh
+
+compressions=("$@")
+[ ${#compressions[@]} -gt 0 ] || compressions=(none gzip bzip2 xz)
+
+cargo build --release --quiet -p buildy-cli
+buildy=$PWD/target/release/buildy
+
+zfs_setup buildy-bench 2G
+work=$(mktemp -d /var/tmp/buildy-bench.XXXXXX)
+cleanup() { zfs_teardown || true; rm -rf "$work" || true; }
+trap cleanup EXIT
+
+mnt=$work/mnt
+zfs create -o mountpoint="$mnt" "$ZFS_POOL/data"
+zfs_log "filling the dataset: documentation, manual pages, libraries, random data"
+rsync -a /usr/share/doc /usr/share/man "$mnt"/
+mkdir "$mnt/lib"
+find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k | sort | head -90 |
+    xargs -r cp -t "$mnt/lib"
+head -c 40M /dev/urandom > "$mnt/random.bin"
+zfs snapshot "$ZFS_POOL/data@bench"
+stream=$work/stream.zfs
+zfs send "$ZFS_POOL/data@bench" > "$stream"
+
+# A smaller stream to show memory does not grow with input size.
+zfs create -o mountpoint="$work/small" "$ZFS_POOL/small"
+rsync -a /usr/share/man "$work/small"/
+zfs snapshot "$ZFS_POOL/small@bench"
+small=$work/small.zfs
+zfs send "$ZFS_POOL/small@bench" > "$small"
+
+# Measure on a quiet machine: zfs-fuse keeps flushing the pool for a while
+# after the writes, on the same two cores the compressors need.
+zfs_teardown
+ZFS_POOL=""
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+stream_bytes=$(stat -c %s "$stream")
+zfs_log "stream: $(mb "$stream_bytes") MB; cores: $(nproc)"
+
+# run LABEL OUT CMD...: CMD writes the compressed stream to stdout (peers)
+# or is a buildy command writing OUT itself (then it starts with "buildy").
+declare -A SECS SIZE RSS
+run() {
+    local label=$1 out=$2; shift 2
+    local t0 t1
+    rm -f "$out"
+    t0=$(date +%s.%N)
+    if [ "$1" = buildy ]; then
+        shift
+        /usr/bin/time -f %M -o "$work/rss" "$buildy" "$@" >/dev/null
+    else
+        /usr/bin/time -f %M -o "$work/rss" "$@" < "$stream" | tee "$out" | sha1sum >/dev/null
+    fi
+    t1=$(date +%s.%N)
+    SECS[$label]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    SIZE[$label]=$(stat -c %s "$out")
+    RSS[$label]=$(( $(cat "$work/rss") / 1024 ))
+    printf '  %-22s %7s s %9s MB/s %10s MB out %6s MiB peak\n' "$label" "${SECS[$label]}" \
+        "$(awk -v b="$stream_bytes" -v s="${SECS[$label]}" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
+        "$(mb "${SIZE[$label]}")" "${RSS[$label]}"
+    rm -f "$out"
+}
+
+ratio() { # ratio A B: throughput of A over B, and size of A over B
+    awk -v sa="${SECS[$1]}" -v sb="${SECS[$2]}" -v za="${SIZE[$1]}" -v zb="${SIZE[$2]}" -v a="$1" -v b="$2" \
+        'BEGIN { printf "  %s vs %s: %.2fx throughput, output %+.2f%%\n", a, b, sb / sa, (za / zb - 1) * 100 }'
+}
+
+for c in "${compressions[@]}"; do
+    echo "== $c"
+    case $c in
+        none)
+            run "buildy none" "$work/o" buildy pack -c none -o "$work/o" "$stream"
+            run "cat | sha1sum" "$work/o" cat
+            ratio "buildy none" "cat | sha1sum"
+            ;;
+        gzip)
+            run "buildy gzip" "$work/o" buildy pack -c gzip -o "$work/o" "$stream"
+            run "gzip -6" "$work/o" gzip -6 -c
+            run "pigz -6" "$work/o" pigz -6 -c
+            ratio "buildy gzip" "gzip -6"
+            ratio "buildy gzip" "pigz -6"
+            run "buildy gzip (small)" "$work/o" buildy pack -c gzip -o "$work/o" "$small"
+            ;;
+        bzip2)
+            run "buildy bzip2" "$work/o" buildy pack -c bzip2 -o "$work/o" "$stream"
+            run "bzip2 -9" "$work/o" bzip2 -9 -c
+            run "pbzip2 -9" "$work/o" pbzip2 -9 -c
+            ratio "buildy bzip2" "bzip2 -9"
+            ratio "buildy bzip2" "pbzip2 -9"
+            run "buildy bzip2 (small)" "$work/o" buildy pack -c bzip2 -o "$work/o" "$small"
+            ;;
+        xz)
+            run "buildy xz" "$work/o" buildy pack -c xz -o "$work/o" "$stream"
+            run "xz -6" "$work/o" xz -6 -c
+            run "xz -6 -T0" "$work/o" xz -6 -T0 -c
+            ratio "buildy xz" "xz -6"
+            ratio "buildy xz" "xz -6 -T0"
+            ;;
+    esac
+done
+echo "small stream for the memory check: $(mb "$(stat -c %s "$small")") MB"
