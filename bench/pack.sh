@@ -49,6 +49,7 @@ ZFS_POOL=""
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 stream_bytes=$(stat -c %s "$stream")
+in_bytes=$stream_bytes # the input of the current row
 zfs_log "stream: $(mb "$stream_bytes") MB; cores: $(nproc)"
 
 # run LABEL OUT CMD...: CMD writes the compressed stream to stdout (peers)
@@ -70,7 +71,7 @@ run() {
     SIZE[$label]=$(stat -c %s "$out")
     RSS[$label]=$(( $(cat "$work/rss") / 1024 ))
     printf '  %-22s %7s s %9s MB/s %10s MB out %6s MiB peak\n' "$label" "${SECS[$label]}" \
-        "$(awk -v b="$stream_bytes" -v s="${SECS[$label]}" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
+        "$(awk -v b="$in_bytes" -v s="${SECS[$label]}" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
         "$(mb "${SIZE[$label]}")" "${RSS[$label]}"
     rm -f "$out"
 }
@@ -94,7 +95,9 @@ for c in "${compressions[@]}"; do
             run "pigz -6" "$work/o" pigz -6 -c
             ratio "buildy gzip" "gzip -6"
             ratio "buildy gzip" "pigz -6"
+            in_bytes=$(stat -c %s "$small")
             run "buildy gzip (small)" "$work/o" buildy pack -c gzip -o "$work/o" "$small"
+            in_bytes=$stream_bytes
             ;;
         bzip2)
             run "buildy bzip2" "$work/o" buildy pack -c bzip2 -o "$work/o" "$stream"
@@ -102,7 +105,9 @@ for c in "${compressions[@]}"; do
             run "pbzip2 -9" "$work/o" pbzip2 -9 -c
             ratio "buildy bzip2" "bzip2 -9"
             ratio "buildy bzip2" "pbzip2 -9"
+            in_bytes=$(stat -c %s "$small")
             run "buildy bzip2 (small)" "$work/o" buildy pack -c bzip2 -o "$work/o" "$small"
+            in_bytes=$stream_bytes
             ;;
         xz)
             run "buildy xz" "$work/o" buildy pack -c xz -o "$work/o" "$stream"

@@ -170,3 +170,20 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     assert!(!dir.join("x.gz").exists());
     assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0);
 }
+
+#[test]
+fn pack_fails_and_leaves_no_file_when_its_producer_is_killed() {
+    // `zfs send | buildy pack` where zfs send dies by SIGKILL part-way: a
+    // real process, killed for real.
+    let dir = TempDir::new("killed");
+    let script = format!("head -c 300000 {}; kill -9 $$", fixture("m_full.zstream").display());
+    let mut producer = Command::new("sh").args(["-c", &script]).stdout(Stdio::piped()).spawn().unwrap();
+    let out = dir.join("img.zfs.gz");
+    let o =
+        buildy().args(["pack", "-c", "gzip", "-o"]).arg(&out).stdin(producer.stdout.take().unwrap()).output().unwrap();
+    assert!(!producer.wait().unwrap().success());
+    assert_eq!(code(&o), 1);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("truncated stream"), "{err}");
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "nothing left behind");
+}

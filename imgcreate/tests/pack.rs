@@ -175,3 +175,33 @@ fn an_existing_output_is_replaced_only_on_success() {
     assert!(std::fs::read(&out).unwrap() == stream);
     assert_eq!(dir.entries(), vec!["image.zfs"]);
 }
+
+/// An input that fails part-way with an I/O error.
+struct FailingReader {
+    data: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.data.len() {
+            return Err(std::io::Error::other("device went away"));
+        }
+        let n = buf.len().min(self.data.len() - self.at).min(4096);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_fails_the_packaging_and_names_it() {
+    let dir = TempDir::new("readerr");
+    let stream = common::synthetic_stream(2 << 20, 14, 0, false);
+    let input = FailingReader { data: stream[..stream.len() / 2].to_vec(), at: 0 };
+    let out = dir.0.join("image.zfs.bz2");
+    let err = pack(input, &out, &PackOptions::new(Compression::Bzip2), |_| {}).unwrap_err();
+    assert!(matches!(err, PackError::Input(_)), "{err}");
+    assert!(err.to_string().contains("device went away"), "{err}");
+    assert!(dir.entries().is_empty());
+}

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod common;
+
 use imgcreate::stream::{StreamError, StreamReader};
 
 fn fixtures_dir() -> PathBuf {
@@ -161,4 +163,21 @@ fn compound_streams_are_refused() {
     // versioninfo header type 2 (DMU_COMPOUNDSTREAM).
     bytes[16] = (bytes[16] & !3) | 2;
     assert_eq!(parse(&bytes), Err(StreamError::Compound { offset: 0 }));
+}
+
+#[test]
+fn big_endian_streams_are_read_and_checked() {
+    use imgcreate::stream::ByteOrder;
+    for sums in [false, true] {
+        let stream = common::synthetic_stream_in_order(500_000, 0x0102_0304_0506_0708, 99, sums, true);
+        let info = parse(&stream).unwrap();
+        assert_eq!(info.byte_order, ByteOrder::BigEndian);
+        assert_eq!((info.toguid, info.fromguid), (0x0102_0304_0506_0708, 99));
+        assert_eq!(info.toname, "test/ds@img");
+        assert!(info.end_checksum_ok);
+        assert_eq!(info.record_checksums_checked > 0, sums);
+        let mut flipped = stream.clone();
+        flipped[200_000] ^= 0x10;
+        assert!(parse(&flipped).is_err());
+    }
 }

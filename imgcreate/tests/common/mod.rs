@@ -9,13 +9,27 @@ use imgcreate::stream::{Fletcher4, RECORD_SIZE};
 /// With `record_checksums`, every record carries its running checksum as
 /// OpenZFS writes it; without, it is left zero as zfs-fuse does.
 pub fn synthetic_stream(payload_bytes: usize, toguid: u64, fromguid: u64, record_checksums: bool) -> Vec<u8> {
+    synthetic_stream_in_order(payload_bytes, toguid, fromguid, record_checksums, false)
+}
+
+/// The same, from a big-endian sender (SPARC): every integer and the
+/// fletcher-4 words in big-endian order.
+pub fn synthetic_stream_in_order(
+    payload_bytes: usize,
+    toguid: u64,
+    fromguid: u64,
+    record_checksums: bool,
+    big_endian: bool,
+) -> Vec<u8> {
+    let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u64b = |v: u64| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut out = Vec::with_capacity(payload_bytes + payload_bytes / 100 + 4 * RECORD_SIZE);
-    let mut sum = Fletcher4::new(false);
+    let mut sum = Fletcher4::new(big_endian);
     let emit = |out: &mut Vec<u8>, sum: &mut Fletcher4, mut rec: [u8; RECORD_SIZE], payload: &[u8]| {
         sum.update(&rec[..280]);
-        if record_checksums && rec[0] != 0 {
+        if record_checksums && rec[..4] != [0; 4] {
             for (i, v) in sum.value().iter().enumerate() {
-                rec[280 + 8 * i..288 + 8 * i].copy_from_slice(&v.to_le_bytes());
+                rec[280 + 8 * i..288 + 8 * i].copy_from_slice(&u64b(*v));
             }
         }
         sum.update(&rec[280..]);
@@ -25,12 +39,12 @@ pub fn synthetic_stream(payload_bytes: usize, toguid: u64, fromguid: u64, record
     };
 
     let mut begin = [0u8; RECORD_SIZE];
-    begin[8..16].copy_from_slice(&0x2F5B_ACBACu64.to_le_bytes());
-    begin[16..24].copy_from_slice(&1u64.to_le_bytes());
-    begin[24..32].copy_from_slice(&1_700_000_000u64.to_le_bytes());
-    begin[32..36].copy_from_slice(&2u32.to_le_bytes());
-    begin[40..48].copy_from_slice(&toguid.to_le_bytes());
-    begin[48..56].copy_from_slice(&fromguid.to_le_bytes());
+    begin[8..16].copy_from_slice(&u64b(0x2F5B_ACBAC));
+    begin[16..24].copy_from_slice(&u64b(1));
+    begin[24..32].copy_from_slice(&u64b(1_700_000_000));
+    begin[32..36].copy_from_slice(&u32b(2));
+    begin[40..48].copy_from_slice(&u64b(toguid));
+    begin[48..56].copy_from_slice(&u64b(fromguid));
     begin[56..56 + 11].copy_from_slice(b"test/ds@img");
     emit(&mut out, &mut sum, begin, &[]);
 
@@ -53,23 +67,23 @@ pub fn synthetic_stream(payload_bytes: usize, toguid: u64, fromguid: u64, record
             })
             .collect();
         let mut w = [0u8; RECORD_SIZE];
-        w[0..4].copy_from_slice(&3u32.to_le_bytes());
-        w[8..16].copy_from_slice(&object.to_le_bytes());
-        w[16..20].copy_from_slice(&19u32.to_le_bytes());
-        w[24..32].copy_from_slice(&0u64.to_le_bytes());
-        w[32..40].copy_from_slice(&(len as u64).to_le_bytes());
-        w[40..48].copy_from_slice(&toguid.to_le_bytes());
+        w[0..4].copy_from_slice(&u32b(3));
+        w[8..16].copy_from_slice(&u64b(object));
+        w[16..20].copy_from_slice(&u32b(19));
+        w[24..32].copy_from_slice(&u64b(0));
+        w[32..40].copy_from_slice(&u64b(len as u64));
+        w[40..48].copy_from_slice(&u64b(toguid));
         emit(&mut out, &mut sum, w, &payload);
         written += len;
         object += 1;
     }
 
     let mut end = [0u8; RECORD_SIZE];
-    end[0..4].copy_from_slice(&5u32.to_le_bytes());
+    end[0..4].copy_from_slice(&u32b(5));
     for (i, v) in sum.value().iter().enumerate() {
-        end[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        end[8 + 8 * i..16 + 8 * i].copy_from_slice(&u64b(*v));
     }
-    end[40..48].copy_from_slice(&toguid.to_le_bytes());
+    end[40..48].copy_from_slice(&u64b(toguid));
     emit(&mut out, &mut sum, end, &[]);
     out
 }
