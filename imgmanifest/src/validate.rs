@@ -150,26 +150,9 @@ pub const FIELDS: &[&str] = &[
 ];
 
 const MINIMAL_REQUIRED: &[usize] = &[f::V, f::UUID, f::NAME, f::VERSION, f::TYPE, f::OS];
-const FULL_REQUIRED: &[usize] = &[
-    f::V,
-    f::UUID,
-    f::OWNER,
-    f::NAME,
-    f::VERSION,
-    f::DISABLED,
-    f::ACTIVATED,
-    f::PUBLISHED_AT,
-    f::PUBLIC,
-    f::STATE,
-    f::TYPE,
-    f::OS,
-    f::FILES,
-    f::NIC_DRIVER,
-    f::DISK_DRIVER,
-    f::CPU_TYPE,
-    f::IMAGE_SIZE,
-];
 
+/// Required in dc, public and private modes; `channels` (last) only with
+/// channels configured.
 const FULL_REQUIRED_WITH_CHANNELS: &[usize] = &[
     f::V,
     f::UUID,
@@ -190,6 +173,7 @@ const FULL_REQUIRED_WITH_CHANNELS: &[usize] = &[
     f::IMAGE_SIZE,
     f::CHANNELS,
 ];
+const FULL_REQUIRED: &[usize] = FULL_REQUIRED_WITH_CHANNELS.split_at(FULL_REQUIRED_WITH_CHANNELS.len() - 1).0;
 
 const MAX_URL_LENGTH: f64 = 1024.0;
 const MAX_NAME_LENGTH: f64 = 1024.0;

@@ -356,41 +356,7 @@ impl Rng {
     }
 }
 
-const ALL_FIELDS: &[&str] = &[
-    "v",
-    "uuid",
-    "urn",
-    "owner",
-    "name",
-    "version",
-    "description",
-    "homepage",
-    "eula",
-    "disabled",
-    "activated",
-    "published_at",
-    "state",
-    "public",
-    "type",
-    "os",
-    "origin",
-    "error",
-    "files",
-    "icon",
-    "acl",
-    "requirements",
-    "users",
-    "billing_tags",
-    "traits",
-    "tags",
-    "generate_passwords",
-    "inherited_directories",
-    "nic_driver",
-    "disk_driver",
-    "cpu_type",
-    "image_size",
-    "channels",
-];
+use imgmanifest::validate::FIELDS as ALL_FIELDS;
 
 /// Every case: each base; each base with each field removed; each base with
 /// each field set to each of its values; extra keys; then `random` seeded
