@@ -2,6 +2,7 @@
 //! them into image files, creating images from datasets and installing
 //! image files.
 
+pub mod command;
 pub mod inspect;
 pub mod pack;
 pub mod stream;
