@@ -81,6 +81,25 @@ ratio() { # ratio A B: throughput of A over B, and size of A over B
         'BEGIN { printf "  %s vs %s: %.2fx throughput, output %+.2f%%\n", a, b, sb / sa, (za / zb - 1) * 100 }'
 }
 
+# compare C LEVEL SINGLE PARALLEL [small]: buildy against the single-threaded
+# tool and its parallel peer at the same level; with "small", buildy again on
+# the small stream, for peak memory.
+compare() {
+    local c=$1 level=$2 single=$3 small=${6:-} arg
+    local -a parallel=()
+    for arg in "${@:4:2}"; do [ -n "$arg" ] && parallel+=("$arg"); done
+    run "buildy $c" "$work/o" buildy pack -c "$c" -o "$work/o" "$stream"
+    run "$single $level" "$work/o" "$single" "$level" -c
+    run "${parallel[*]} $level" "$work/o" "${parallel[@]}" "$level" -c
+    ratio "buildy $c" "$single $level"
+    ratio "buildy $c" "${parallel[*]} $level"
+    if [ -n "$small" ]; then
+        in_bytes=$(stat -c %s "$small")
+        run "buildy $c (small)" "$work/o" buildy pack -c "$c" -o "$work/o" "$small"
+        in_bytes=$stream_bytes
+    fi
+}
+
 for c in "${compressions[@]}"; do
     echo "== $c"
     case $c in
@@ -89,33 +108,9 @@ for c in "${compressions[@]}"; do
             run "cat | sha1sum" "$work/o" cat
             ratio "buildy none" "cat | sha1sum"
             ;;
-        gzip)
-            run "buildy gzip" "$work/o" buildy pack -c gzip -o "$work/o" "$stream"
-            run "gzip -6" "$work/o" gzip -6 -c
-            run "pigz -6" "$work/o" pigz -6 -c
-            ratio "buildy gzip" "gzip -6"
-            ratio "buildy gzip" "pigz -6"
-            in_bytes=$(stat -c %s "$small")
-            run "buildy gzip (small)" "$work/o" buildy pack -c gzip -o "$work/o" "$small"
-            in_bytes=$stream_bytes
-            ;;
-        bzip2)
-            run "buildy bzip2" "$work/o" buildy pack -c bzip2 -o "$work/o" "$stream"
-            run "bzip2 -9" "$work/o" bzip2 -9 -c
-            run "pbzip2 -9" "$work/o" pbzip2 -9 -c
-            ratio "buildy bzip2" "bzip2 -9"
-            ratio "buildy bzip2" "pbzip2 -9"
-            in_bytes=$(stat -c %s "$small")
-            run "buildy bzip2 (small)" "$work/o" buildy pack -c bzip2 -o "$work/o" "$small"
-            in_bytes=$stream_bytes
-            ;;
-        xz)
-            run "buildy xz" "$work/o" buildy pack -c xz -o "$work/o" "$stream"
-            run "xz -6" "$work/o" xz -6 -c
-            run "xz -6 -T0" "$work/o" xz -6 -T0 -c
-            ratio "buildy xz" "xz -6"
-            ratio "buildy xz" "xz -6 -T0"
-            ;;
+        gzip) compare gzip -6 gzip pigz "" "$small" ;;
+        bzip2) compare bzip2 -9 bzip2 pbzip2 "" "$small" ;;
+        xz) compare xz -6 xz xz -T0 ;;
     esac
 done
 echo "small stream for the memory check: $(mb "$(stat -c %s "$small")") MB"

@@ -62,10 +62,10 @@ impl<R: Read> Read for HashingReader<R> {
 /// the file cannot be read; everything wrong with it is in the report.
 pub fn inspect(path: &Path, manifest: Option<&Manifest>) -> io::Result<Report> {
     let mut file = File::open(path)?;
-    let mut head = [0u8; 6];
-    let n = read_up_to(&mut file, &mut head)?;
-    let compression = codec::detect(&head[..n]);
-    let mut hashing = HashingReader { inner: (&head[..n]).chain(file), sha1: Sha1::new(), size: 0 };
+    let mut head = Vec::with_capacity(6);
+    file.by_ref().take(6).read_to_end(&mut head)?;
+    let compression = codec::detect(&head);
+    let mut hashing = HashingReader { inner: (&head[..]).chain(file), sha1: Sha1::new(), size: 0 };
 
     let mut reader = StreamReader::new();
     let mut stream_error = None;
@@ -102,7 +102,7 @@ pub fn inspect(path: &Path, manifest: Option<&Manifest>) -> io::Result<Report> {
             }
         },
     };
-    let sha1: String = hashing.sha1.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha1 = crate::pack::sha1_hex(hashing.sha1);
 
     let mut report = Report {
         ok: false,
@@ -123,17 +123,6 @@ pub fn inspect(path: &Path, manifest: Option<&Manifest>) -> io::Result<Report> {
     }
     report.ok = report.problems.is_empty();
     Ok(report)
-}
-
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 fn manifest_checks(report: &mut Report, m: &Manifest) {

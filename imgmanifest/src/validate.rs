@@ -602,15 +602,13 @@ fn validate_field(errs: &mut Vec<FieldError>, i: usize, m: &Present, opts: &Opti
         },
         f::INHERITED_DIRECTORIES => match value {
             None => errs.push(FieldError::missing("inherited_directories")),
-            Some(v) if m.get(f::TYPE) != Some(&Value::String("zone-dataset".into())) => {
-                errs.push(FieldError::invalid_msg(
-                    "inherited_directories",
-                    format!(
-                        "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
-                        js::json_stringify(v)
-                    ),
-                ))
-            }
+            Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
+                "inherited_directories",
+                format!(
+                    "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
+                    js::json_stringify(v)
+                ),
+            )),
             Some(Value::Array(dirs)) => {
                 for d in dirs.iter().filter(|d| !d.is_string()) {
                     errs.push(FieldError::invalid_msg(
@@ -646,8 +644,13 @@ fn activated_is_true(m: &Present) -> bool {
     m.get(f::ACTIVATED).and_then(bool_from_string) == Some(true)
 }
 
+/// `manifest.type === t` (a strict comparison: only the string matches).
+fn type_is(m: &Present, t: &str) -> bool {
+    m.get(f::TYPE).and_then(Value::as_str) == Some(t)
+}
+
 fn is_zvol(m: &Present) -> bool {
-    matches!(m.get(f::TYPE), Some(Value::String(t)) if t == "zvol")
+    type_is(m, "zvol")
 }
 
 /// `/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/`
@@ -860,7 +863,7 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present) {
         ));
         return;
     };
-    let is_lxd = matches!(m.get(f::TYPE), Some(Value::String(t)) if t == "lxd");
+    let is_lxd = type_is(m, "lxd");
     if files.len() > 2 || (!is_lxd && files.len() > 1) {
         errs.push(FieldError::invalid_msg("files", "invalid image \"files\": too many files"));
         return;
@@ -1121,4 +1124,23 @@ pub fn is_platform_version(s: &str) -> bool {
         || num(11, 2) > 59.0
         || num(13, 2) > 59.0
         || part(15, 1) != "Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FIELDS, the `f` positions and `field_index` list the same fields (kept
+    /// apart because field lookup is the hot path).
+    #[test]
+    fn field_tables_agree() {
+        for (i, name) in FIELDS.iter().enumerate() {
+            assert_eq!(field_index(name), Some(i), "{name}");
+        }
+        assert_eq!(FIELDS[f::CHANNELS], "channels");
+        assert_eq!(FIELDS[f::IMAGE_SIZE], "image_size");
+        assert_eq!(field_index("nope"), None);
+        assert_eq!(field_index(""), None);
+        assert_eq!(FULL_REQUIRED.len() + 1, FULL_REQUIRED_WITH_CHANNELS.len());
+    }
 }

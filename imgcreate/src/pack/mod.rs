@@ -116,15 +116,12 @@ pub fn pack(
     }
     let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
 
+    // On any error `temp` is dropped, which removes it.
     let temp = TempFile::create(output)?;
-    let result = run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress);
-    match result {
-        Ok((size, sha1, stream, stream_bytes)) => {
-            let path = temp.persist()?;
-            Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
-        }
-        Err(e) => Err(e), // `temp` is removed when dropped
-    }
+    let (size, sha1, stream, stream_bytes) =
+        run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress)?;
+    let path = temp.persist()?;
+    Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
 }
 
 type Outcome = (u64, String, Option<StreamInfo>, u64);
@@ -187,15 +184,15 @@ fn run_pipeline(
             if token_rx.recv().is_err() {
                 break Ok(()); // the writer stopped: its error is reported below
             }
-            let mut buf = vec![0u8; chunk];
-            let n = match read_full(&mut input, &mut buf) {
+            // `take` + `read_to_end` fills the chunk without zeroing it first.
+            let mut buf = Vec::with_capacity(chunk);
+            let n = match input.by_ref().take(chunk as u64).read_to_end(&mut buf) {
                 Ok(n) => n,
                 Err(e) => break Err(PackError::Input(e)),
             };
             if n == 0 {
                 break Ok(());
             }
-            buf.truncate(n);
             if let Some(r) = reader.as_mut() {
                 if let Err(e) = r.update(&buf) {
                     break Err(PackError::Stream(e));
@@ -233,18 +230,9 @@ fn run_pipeline(
     })
 }
 
-/// Reads until `buf` is full or the input ends.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+/// A SHA-1 digest as IMGAPI writes it: 40 lower-case hex digits.
+pub(crate) fn sha1_hex(sha1: Sha1) -> String {
+    sha1.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 enum WriteError {
@@ -270,7 +258,7 @@ fn write_in_order(
         for bytes in hash_rx {
             sha1.update(&bytes);
         }
-        sha1.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha1_hex(sha1)
     });
     let mut out = FileOut {
         writer: BufWriter::with_capacity(1 << 20, file),
@@ -370,11 +358,12 @@ impl FileOut {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
-            // SAFETY: a plain syscall on an open descriptor; failure is harmless
-            // (the final fsync still makes the file durable).
-            // Write-behind: start this range, and wait for the one before
-            // it, so little is left dirty when the file is complete.
+            // Write-behind: start writeback of the new range, and wait for
+            // everything before it, so little is left dirty when the file
+            // is complete.
             let fd = self.writer.get_ref().as_raw_fd();
+            // SAFETY: plain syscalls on an open descriptor; failure is harmless
+            // (the final fsync still makes the file durable).
             unsafe {
                 libc::sync_file_range(
                     fd,

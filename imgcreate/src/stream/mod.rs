@@ -240,6 +240,9 @@ pub struct StreamReader {
     header: [u8; RECORD_SIZE],
     offset: u64,
     checksum: Fletcher4,
+    /// The sender's byte order, known from the BEGIN record's magic.
+    big_endian: bool,
+    /// Set once the BEGIN record has been read.
     info: Option<StreamInfo>,
 }
 
@@ -256,6 +259,7 @@ impl StreamReader {
             header: [0; RECORD_SIZE],
             offset: 0,
             checksum: Fletcher4::new(false),
+            big_endian: false,
             info: None,
         }
     }
@@ -318,18 +322,20 @@ impl StreamReader {
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        let b: [u8; 4] = self.header[at..at + 4].try_into().unwrap();
-        match self.info.as_ref().map(|i| i.byte_order) {
-            Some(ByteOrder::BigEndian) => u32::from_be_bytes(b),
-            _ => u32::from_le_bytes(b),
+        let b = self.header[at..at + 4].try_into().unwrap();
+        if self.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
         }
     }
 
     fn u64_at(&self, at: usize) -> u64 {
-        let b: [u8; 8] = self.header[at..at + 8].try_into().unwrap();
-        match self.info.as_ref().map(|i| i.byte_order) {
-            Some(ByteOrder::BigEndian) => u64::from_be_bytes(b),
-            _ => u64::from_le_bytes(b),
+        let b = self.header[at..at + 8].try_into().unwrap();
+        if self.big_endian {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
         }
     }
 
@@ -412,25 +418,8 @@ impl StreamReader {
         } else {
             return Err(StreamError::BadMagic { offset: 0, found: magic_le });
         };
-        self.checksum = Fletcher4::new(byte_order == ByteOrder::BigEndian);
-        // Placeholder so the accessors know the byte order.
-        self.info = Some(StreamInfo {
-            byte_order,
-            header_type: 0,
-            features: 0,
-            begin_flags: 0,
-            objset_type: 0,
-            creation_time: 0,
-            toguid: 0,
-            fromguid: 0,
-            toname: String::new(),
-            records: Default::default(),
-            total_records: 0,
-            payload_bytes: 0,
-            stream_bytes: 0,
-            record_checksums_checked: 0,
-            end_checksum_ok: false,
-        });
+        self.big_endian = byte_order == ByteOrder::BigEndian;
+        self.checksum = Fletcher4::new(self.big_endian);
         if self.u32_at(0) != RecordType::Begin as u32 {
             return Err(StreamError::NoBegin { found: self.u32_at(0) });
         }
@@ -446,15 +435,23 @@ impl StreamReader {
         let toname = String::from_utf8_lossy(&name_bytes[..name_len]).into_owned();
         let (creation_time, objset_type, begin_flags) = (self.u64_at(24), self.u32_at(32), self.u32_at(36));
         let (toguid, fromguid) = (self.u64_at(40), self.u64_at(48));
-        let info = self.info.as_mut().unwrap();
-        info.header_type = header_type;
-        info.features = versioninfo >> 2;
-        info.creation_time = creation_time;
-        info.objset_type = objset_type;
-        info.begin_flags = begin_flags;
-        info.toguid = toguid;
-        info.fromguid = fromguid;
-        info.toname = toname;
+        self.info = Some(StreamInfo {
+            byte_order,
+            header_type,
+            features: versioninfo >> 2,
+            begin_flags,
+            objset_type,
+            creation_time,
+            toguid,
+            fromguid,
+            toname,
+            records: Default::default(),
+            total_records: 0,
+            payload_bytes: 0,
+            stream_bytes: 0,
+            record_checksums_checked: 0,
+            end_checksum_ok: false,
+        });
         Ok(())
     }
 
