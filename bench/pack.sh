@@ -46,6 +46,9 @@ zfs send "$ZFS_POOL/small@bench" > "$small"
 # after the writes, on the same two cores the compressors need.
 zfs_teardown
 ZFS_POOL=""
+# And let the stream files just written reach the disk, or the first
+# measurements (and buildy's final fsync) queue behind their writeback.
+sync
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 stream_bytes=$(stat -c %s "$stream")
