@@ -124,6 +124,43 @@ impl Running {
     }
 }
 
+/// A running command's stdout as a reader. At end of output it waits for
+/// the command, and an unsuccessful exit becomes a read error, so a
+/// producer that died mid-stream can never pass for a short stream.
+/// Dropped before the end, it kills the command.
+pub struct ChildReader {
+    running: Option<Running>,
+    stdout: std::process::ChildStdout,
+}
+
+impl ChildReader {
+    /// Wraps a command started with `Stdio::piped()` stdout.
+    pub fn new(mut running: Running) -> ChildReader {
+        let stdout = running.child.stdout.take().expect("stdout was piped");
+        ChildReader { running: Some(running), stdout }
+    }
+}
+
+impl Read for ChildReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if let Some(running) = self.running.take() {
+                running.wait().map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for ChildReader {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.kill();
+        }
+    }
+}
+
 /// `OsString` arguments from anything string-like.
 pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(items: I) -> Vec<OsString> {
     items.into_iter().map(Into::into).collect()
@@ -153,5 +190,23 @@ mod tests {
         running.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         running.wait().unwrap();
         assert_eq!(out, "done\n");
+    }
+
+    #[test]
+    fn a_producer_that_dies_mid_stream_is_a_read_error() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo partial; kill -9 $$"]).stdout(Stdio::piped());
+        let mut reader = ChildReader::new(Running::start(&mut cmd).unwrap());
+        let mut out = String::new();
+        let err = reader.read_to_string(&mut out).unwrap_err();
+        assert_eq!(out, "partial\n");
+        assert!(err.to_string().contains("signal: 9"), "{err}");
+
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo whole"]).stdout(Stdio::piped());
+        let mut reader = ChildReader::new(Running::start(&mut cmd).unwrap());
+        let mut out = String::new();
+        reader.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "whole\n");
     }
 }

@@ -2,9 +2,15 @@
 //! them into image files, creating images from datasets and installing
 //! image files.
 
+pub mod atomic;
 pub mod command;
+pub mod create;
+pub mod db;
 pub mod inspect;
+pub mod install;
+pub mod lock;
 pub mod pack;
 pub mod stream;
+pub mod zfs;
 
 pub use imgmanifest;

@@ -24,6 +24,7 @@ use imgmanifest::Compression;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
+use crate::atomic::TempFile;
 use crate::stream::{StreamError, StreamInfo, StreamReader};
 
 /// How to package.
@@ -117,10 +118,10 @@ pub fn pack(
     let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
 
     // On any error `temp` is dropped, which removes it.
-    let temp = TempFile::create(output)?;
+    let temp = TempFile::create(output).map_err(|source| PackError::Output { path: output.to_path_buf(), source })?;
     let (size, sha1, stream, stream_bytes) =
         run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress)?;
-    let path = temp.persist()?;
+    let path = temp.persist().map_err(|source| PackError::Output { path: output.to_path_buf(), source })?;
     Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
 }
 
@@ -135,7 +136,7 @@ fn run_pipeline(
     check_stream: bool,
     progress: &mut impl FnMut(Progress),
 ) -> Result<Outcome, PackError> {
-    let file = temp.file.try_clone().map_err(|e| temp.output_error(e))?;
+    let file = temp.file.try_clone().map_err(|e| output_error(temp, e))?;
     let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let chunk = codec::chunk_size(compression);
     let is_xz = *compression == Compression::Xz;
@@ -223,7 +224,7 @@ fn run_pipeline(
         };
         let (size, sha1) = written.map_err(|e| match e {
             WriteError::Compress(e) => PackError::Compress(e),
-            WriteError::Io(e) => temp.output_error(e),
+            WriteError::Io(e) => output_error(temp, e),
         })?;
         progress(Progress { bytes_in, bytes_out: size });
         Ok((size, sha1, stream, bytes_in))
@@ -409,42 +410,6 @@ impl Write for FileOut {
     }
 }
 
-/// A file beside its final path, removed unless persisted.
-struct TempFile {
-    path: PathBuf,
-    output: PathBuf,
-    file: File,
-    persisted: bool,
-}
-
-impl TempFile {
-    fn create(output: &Path) -> Result<TempFile, PackError> {
-        let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let path = dir.join(format!(".{name}.buildy-partial-{}", std::process::id()));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|source| PackError::Output { path: path.clone(), source })?;
-        Ok(TempFile { path, output: output.to_path_buf(), file, persisted: false })
-    }
-
-    fn output_error(&self, source: io::Error) -> PackError {
-        PackError::Output { path: self.output.clone(), source }
-    }
-
-    fn persist(mut self) -> Result<PathBuf, PackError> {
-        std::fs::rename(&self.path, &self.output).map_err(|e| self.output_error(e))?;
-        self.persisted = true;
-        Ok(self.output.clone())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.persisted {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+fn output_error(temp: &TempFile, source: io::Error) -> PackError {
+    PackError::Output { path: temp.target().to_path_buf(), source }
 }

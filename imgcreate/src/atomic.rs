@@ -1,0 +1,76 @@
+//! Files that appear complete or not at all: written under a temporary name
+//! beside the target (same directory, so the rename is atomic), synced, and
+//! renamed into place. Dropped unfinished, the temporary file is removed.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A file being written beside its final path, removed unless persisted.
+pub struct TempFile {
+    path: PathBuf,
+    target: PathBuf,
+    pub file: File,
+    persisted: bool,
+}
+
+impl TempFile {
+    /// Creates `.<name>.buildy-partial-<pid>` beside `target`.
+    pub fn create(target: &Path) -> io::Result<TempFile> {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let path = dir.join(format!(".{name}.buildy-partial-{}", std::process::id()));
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok(TempFile { path, target: target.to_path_buf(), file, persisted: false })
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the file into place (the caller has synced it).
+    pub fn persist(mut self) -> io::Result<PathBuf> {
+        std::fs::rename(&self.path, &self.target)?;
+        self.persisted = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically and durably.
+pub fn write_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut temp = TempFile::create(target)?;
+    temp.file.write_all(bytes)?;
+    temp.file.sync_all()?;
+    temp.persist()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfinished_files_leave_nothing_and_finished_ones_replace_the_target() {
+        let dir = std::env::temp_dir().join(format!("buildy-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.json");
+        {
+            let mut temp = TempFile::create(&target).unwrap();
+            temp.file.write_all(b"half").unwrap();
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        write_file(&target, b"old").unwrap();
+        write_file(&target, b"new").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,141 @@
+//! imgadm's image database, so the platform's `imgadm` and buildy see each
+//! other's images: one file per installed image,
+//! `<dir>/images/<root>-<uuid>.json` (the root as written, slashes and all),
+//! holding `{"manifest": ..., "zpool": "<root>"}` and `"source"` for images
+//! imported from a source; 2-space JSON with a trailing newline.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::atomic;
+
+/// imgadm's own location.
+pub const DEFAULT_DB_DIR: &str = "/var/imgadm";
+
+/// An installed image as the database records it. The manifest is kept as
+/// JSON, exactly as written (records may come from the platform's imgadm).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    pub manifest: Map<String, Value>,
+    pub zpool: String,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot read the image record {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the image record {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot write the image record {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The database directory (default `/var/imgadm`).
+#[derive(Debug, Clone)]
+pub struct ImageDb {
+    dir: PathBuf,
+}
+
+impl Default for ImageDb {
+    fn default() -> Self {
+        ImageDb::new(DEFAULT_DB_DIR)
+    }
+}
+
+impl ImageDb {
+    pub fn new(dir: impl AsRef<Path>) -> ImageDb {
+        ImageDb { dir: dir.as_ref().to_path_buf() }
+    }
+
+    /// `<dir>/images/<root>-<uuid>.json`.
+    pub fn record_path(&self, root: &str, uuid: &str) -> PathBuf {
+        self.dir.join("images").join(format!("{root}-{uuid}.json"))
+    }
+
+    /// The record of image `uuid` under `root`, if there is one.
+    pub fn read(&self, root: &str, uuid: &str) -> Result<Option<ImageRecord>, DbError> {
+        let path = self.record_path(root, uuid);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(DbError::Read { path, source }),
+        };
+        let invalid = |reason: String| DbError::Invalid { path: path.clone(), reason };
+        let mut value: Map<String, Value> = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let manifest = match value.remove("manifest") {
+            Some(Value::Object(m)) => m,
+            _ => return Err(invalid("no \"manifest\" object".into())),
+        };
+        let zpool = match value.remove("zpool") {
+            Some(Value::String(z)) => z,
+            _ => return Err(invalid("no \"zpool\" string".into())),
+        };
+        let source = match value.remove("source") {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        Ok(Some(ImageRecord { manifest, zpool, source }))
+    }
+
+    /// Writes (or replaces) the record of `record.manifest.uuid`, atomically.
+    pub fn write(&self, record: &ImageRecord) -> Result<PathBuf, DbError> {
+        let uuid = record.manifest.get("uuid").and_then(Value::as_str).unwrap_or_default();
+        let path = self.record_path(&record.zpool, uuid);
+        let mut value = Map::new();
+        value.insert("manifest".into(), Value::Object(record.manifest.clone()));
+        value.insert("zpool".into(), Value::String(record.zpool.clone()));
+        if let Some(source) = &record.source {
+            value.insert("source".into(), Value::String(source.clone()));
+        }
+        let mut text = serde_json::to_string_pretty(&Value::Object(value)).expect("JSON serializes");
+        text.push('\n');
+        let write_error = |source| DbError::Write { path: path.clone(), source };
+        std::fs::create_dir_all(path.parent().expect("a record has a directory")).map_err(write_error)?;
+        atomic::write_file(&path, text.as_bytes()).map_err(write_error)?;
+        Ok(path)
+    }
+
+    /// Removes the record, if any (a failed install must leave none).
+    pub fn remove(&self, root: &str, uuid: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.record_path(root, uuid)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_use_imgadms_path_and_format() {
+        let dir = std::env::temp_dir().join(format!("buildy-db-{}", std::process::id()));
+        let db = ImageDb::new(&dir);
+        let serde_json::Value::Object(manifest) = serde_json::json!({
+            "v": 2, "uuid": "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474", "name": "base", "version": "1"
+        }) else {
+            unreachable!()
+        };
+        let record = ImageRecord { manifest, zpool: "zones/z1/data".into(), source: None };
+        let path = db.write(&record).unwrap();
+        assert_eq!(path, dir.join("images/zones/z1/data-3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474.json"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\n  \"manifest\": {\n    \"v\": 2,\n    \"uuid\""), "{text}");
+        assert!(text.ends_with("  \"zpool\": \"zones/z1/data\"\n}\n"), "{text}");
+        assert_eq!(db.read("zones/z1/data", "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474").unwrap(), Some(record));
+        assert_eq!(db.read("zones", "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474").unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,349 @@
+//! Installing an image file, as `imgadm install` does (rules:
+//! shared/reference/imgadm.md, "install").
+//!
+//! ```text
+//! lock img.<uuid>.import.lock ─▶ installed already? ─▶ origin installed, its @final's guid
+//! ─▶ check the file (size, sha1, compression, the whole stream, fromguid = origin's guid)
+//! ─▶ zfs receive <root>/<uuid>-partial ─▶ one snapshot, named @final ─▶ rename to <root>/<uuid>
+//! ─▶ database record (last)
+//! ```
+//!
+//! Nothing reaches ZFS until the file has been checked from end to end. On
+//! any failure the `-partial` dataset is destroyed and no record is written.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use imgmanifest::{Manifest, Mode, Options};
+use serde_json::{Map, Value};
+
+use crate::command::Running;
+use crate::db::{DbError, ImageDb, ImageRecord};
+use crate::inspect::inspect;
+use crate::lock::ImportLock;
+use crate::pack::codec;
+use crate::zfs::{Owner, Zfs, ZfsError};
+
+/// Where to install.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    /// The dataset images live under (`zones`, or `zones/<zone>/data`).
+    pub root: String,
+    /// Directory of the per-image lock files (imgadm's: `/var/run`).
+    pub lock_dir: PathBuf,
+}
+
+/// What installing did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Installed {
+    /// The image is now `dataset`, recorded at `record`.
+    Installed { dataset: String, record: PathBuf },
+    /// It was installed before (by anyone); nothing was changed.
+    AlreadyInstalled { dataset: String },
+}
+
+/// Why installing failed. Nothing was left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("the manifest is not valid: {0}")]
+    InvalidManifest(String),
+    #[error("the image file {file} does not match its manifest: {problem}")]
+    BadFile { file: PathBuf, problem: String },
+    #[error("cannot read the image file {file}: {source}")]
+    ReadFile {
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the dataset root {0} does not exist")]
+    RootNotFound(String),
+    #[error("the origin image {origin} is not installed ({dataset} does not exist); install it first")]
+    OriginNotInstalled { origin: String, dataset: String },
+    #[error("the origin image {origin} has no {snapshot} snapshot")]
+    OriginHasNoFinalSnapshot { origin: String, snapshot: String },
+    #[error(
+        "the image file is an incremental stream from snapshot guid {fromguid}, but the installed origin image {origin} \
+         ({snapshot}) has guid {origin_guid}: the image was not made on that origin"
+    )]
+    WrongOrigin { origin: String, snapshot: String, fromguid: u64, origin_guid: String },
+    #[error("cannot take the import lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the received dataset {dataset} has {count} snapshots ({names}), not one")]
+    UnexpectedSnapshots { dataset: String, count: usize, names: String },
+    #[error("receiving the image failed (out of space in {root}): {source}")]
+    OutOfSpace {
+        root: String,
+        #[source]
+        source: ZfsError,
+    },
+    #[error(transparent)]
+    Zfs(#[from] ZfsError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{error}; cleaning up also failed: {cleanup}")]
+    Cleanup { error: Box<InstallError>, cleanup: ZfsError },
+}
+
+impl InstallError {
+    /// Errors in the input (exit status 2): a bad manifest, or a file that
+    /// does not match it or is not an image of the origin it names.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            InstallError::InvalidManifest(_)
+            | InstallError::BadFile { .. }
+            | InstallError::ReadFile { .. }
+            | InstallError::RootNotFound(_)
+            | InstallError::WrongOrigin { .. } => true,
+            InstallError::Cleanup { error, .. } => error.is_usage(),
+            _ => false,
+        }
+    }
+}
+
+/// Installs the image `file` described by `manifest` under `opts.root`.
+/// `log` gets progress lines.
+pub fn install(
+    zfs: &Zfs,
+    db: &ImageDb,
+    manifest: &Value,
+    file: &Path,
+    opts: &InstallOptions,
+    mut log: impl FnMut(&str),
+) -> Result<Installed, InstallError> {
+    let mut manifest = checked_manifest(manifest)?;
+    let uuid = manifest.get("uuid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let root = opts.root.as_str();
+    let dataset = format!("{root}/{uuid}");
+    if !zfs.exists(root)? {
+        return Err(InstallError::RootNotFound(root.to_string()));
+    }
+
+    let lock_error =
+        |source| InstallError::Lock { path: opts.lock_dir.join(format!("img.{uuid}.import.lock")), source };
+    let _lock = ImportLock::acquire(&opts.lock_dir, &uuid, |path| {
+        log(&format!("Waiting for image {uuid} import lock ({})", path.display()))
+    })
+    .map_err(lock_error)?;
+    if zfs.exists(&dataset)? {
+        return Ok(Installed::AlreadyInstalled { dataset });
+    }
+
+    let origin_guid = match manifest.get("origin").and_then(Value::as_str) {
+        None => None,
+        Some(origin) => Some(origin_final_guid(zfs, root, origin)?),
+    };
+    log(&format!("Checking {}", file.display()));
+    check_file(file, &manifest, origin_guid.as_ref())?;
+
+    if !manifest.contains_key("published_at") {
+        manifest.insert("published_at".into(), Value::String(now_iso8601()));
+    }
+    let partial = format!("{dataset}-partial");
+    if zfs.exists(&partial)? {
+        log(&format!("Destroying the stale {partial}"));
+        zfs.destroy(&partial, true)?;
+    }
+    log(&format!("Receiving into {partial}"));
+    let result = receive_and_record(zfs, db, &manifest, file, root, &partial, &dataset);
+    match result {
+        Ok(record) => Ok(Installed::Installed { dataset, record }),
+        Err(error) => {
+            // Undo: the received dataset under either name, and the record.
+            let mut cleanup = Ok(());
+            for name in [&partial, &dataset] {
+                if matches!(zfs.exists(name), Ok(true)) {
+                    cleanup = cleanup.and(zfs.destroy(name, true));
+                }
+            }
+            let _ = db.remove(root, &uuid);
+            match cleanup {
+                Ok(()) => Err(error),
+                Err(cleanup) => Err(InstallError::Cleanup { error: Box::new(error), cleanup }),
+            }
+        }
+    }
+}
+
+/// The manifest upgraded to v2 and valid by the minimal rules, with a
+/// `files[0]` to check the file against.
+fn checked_manifest(manifest: &Value) -> Result<Map<String, Value>, InstallError> {
+    let invalid = |s: String| InstallError::InvalidManifest(s);
+    let upgraded = imgmanifest::upgrade(manifest).map_err(|e| invalid(e.to_string()))?;
+    let errors = imgmanifest::validate(&upgraded, &Options::new(Mode::Minimal));
+    if !errors.is_empty() {
+        return Err(invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
+    }
+    let Value::Object(m) = upgraded else { unreachable!("validation passed an object") };
+    let file = m.get("files").and_then(Value::as_array).and_then(|f| f.first()).and_then(Value::as_object);
+    let has = |k: &str| file.is_some_and(|f| f.contains_key(k));
+    if !(has("size") && has("sha1") && has("compression")) {
+        return Err(invalid("files[0] with size, sha1 and compression is required to install".into()));
+    }
+    Ok(m)
+}
+
+/// The exact guid of `<root>/<origin>@final`.
+fn origin_final_guid(zfs: &Zfs, root: &str, origin: &str) -> Result<String, InstallError> {
+    let dataset = format!("{root}/{origin}");
+    if !zfs.exists(&dataset)? {
+        return Err(InstallError::OriginNotInstalled { origin: origin.to_string(), dataset });
+    }
+    let snapshot = format!("{dataset}@final");
+    match zfs.get_one(&snapshot, "guid") {
+        Ok(Some(guid)) => Ok(guid),
+        Ok(None) => Err(InstallError::OriginHasNoFinalSnapshot { origin: origin.to_string(), snapshot }),
+        Err(e) if e.is_not_found() => {
+            Err(InstallError::OriginHasNoFinalSnapshot { origin: origin.to_string(), snapshot })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads the whole file: size, sha1 and compression as the manifest says,
+/// one complete valid stream, incremental exactly when there is an origin,
+/// and then from the origin's `@final`.
+fn check_file(file: &Path, manifest: &Map<String, Value>, origin_guid: Option<&String>) -> Result<(), InstallError> {
+    let bad = |problem: String| InstallError::BadFile { file: file.to_path_buf(), problem };
+    // The checks need only `files` and `origin` (the rest may hold types
+    // that validation lets through, such as a numeric version).
+    let needed: Map<String, Value> =
+        manifest.iter().filter(|(k, _)| *k == "files" || *k == "origin").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let typed = Manifest::from_value(Value::Object(needed))
+        .map_err(|e| InstallError::InvalidManifest(format!("files[0]: {e}")))?;
+    let report =
+        inspect(file, Some(&typed)).map_err(|source| InstallError::ReadFile { file: file.to_path_buf(), source })?;
+    if !report.problems.is_empty() {
+        return Err(bad(report.problems.join("; ")));
+    }
+    let stream = report.stream.expect("a report without problems has a stream");
+    if let (Some(origin), Some(guid)) = (manifest.get("origin").and_then(Value::as_str), origin_guid) {
+        if stream.fromguid.to_string() != *guid {
+            return Err(InstallError::WrongOrigin {
+                origin: origin.to_string(),
+                snapshot: format!("{origin}@final"),
+                fromguid: stream.fromguid,
+                origin_guid: guid.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Receives into `partial`, leaves exactly one snapshot named `@final`,
+/// renames to `dataset` and writes the record.
+fn receive_and_record(
+    zfs: &Zfs,
+    db: &ImageDb,
+    manifest: &Map<String, Value>,
+    file: &Path,
+    root: &str,
+    partial: &str,
+    dataset: &str,
+) -> Result<PathBuf, InstallError> {
+    let compression = manifest["files"][0]["compression"].as_str().unwrap_or("none").into();
+    let read_error = |source| InstallError::ReadFile { file: file.to_path_buf(), source };
+    let input = std::fs::File::open(file).map_err(read_error)?;
+    let mut stream =
+        codec::decompressor(&compression, io::BufReader::with_capacity(1 << 20, input)).map_err(read_error)?;
+    let receive = zfs.receive(partial)?;
+    feed(receive, &mut stream).map_err(|e| match e {
+        Fed::Read(source) => read_error(source),
+        Fed::Receive(source) => {
+            let error = Zfs::error("receive", partial, source);
+            if error.is_out_of_space() {
+                InstallError::OutOfSpace { root: root.to_string(), source: error }
+            } else {
+                InstallError::Zfs(error)
+            }
+        }
+    })?;
+    zfs.set_owner(partial, &Owner::this_process("install"))?;
+
+    let snapshots = zfs.snapshots(partial)?;
+    match snapshots.as_slice() {
+        [only] if only == "final" => {}
+        [only] => zfs.rename(&format!("{partial}@{only}"), &format!("{partial}@final"))?,
+        _ => {
+            return Err(InstallError::UnexpectedSnapshots {
+                dataset: partial.to_string(),
+                count: snapshots.len(),
+                names: snapshots.join(", "),
+            })
+        }
+    }
+    zfs.rename(partial, dataset)?;
+    let record = ImageRecord { manifest: manifest.clone(), zpool: root.to_string(), source: None };
+    Ok(db.write(&record)?)
+}
+
+enum Fed {
+    Read(io::Error),
+    Receive(crate::command::CommandError),
+}
+
+/// Copies `input` into the command's stdin and waits for it. If the command
+/// stops reading (it failed), its own error is the one reported.
+fn feed(mut receive: Running, input: &mut dyn Read) -> Result<(), Fed> {
+    let mut stdin = receive.child.stdin.take().expect("stdin was piped");
+    let mut buf = vec![0u8; 1 << 20];
+    let copied = loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(Fed::Read(e)),
+        };
+        if stdin.write_all(&buf[..n]).is_err() {
+            // The receiver exited; its status and stderr say why.
+            break Ok(());
+        }
+    };
+    drop(stdin);
+    match copied {
+        Ok(()) => receive.wait().map_err(Fed::Receive),
+        Err(e) => {
+            receive.kill();
+            Err(e)
+        }
+    }
+}
+
+/// Now as IMGAPI writes `published_at`: `2026-11-23T10:57:45.123Z`.
+fn now_iso8601() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (now.as_secs(), now.subsec_millis());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_gregorian() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_780), (2026, 11, 23));
+        assert!(imgmanifest::validate::is_published_at(&now_iso8601()), "{}", now_iso8601());
+    }
+}

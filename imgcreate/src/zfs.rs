@@ -1,0 +1,271 @@
+//! ZFS through the `zfs` command: the operations that creating and
+//! installing images need, for illumos, OpenZFS and zfs-fuse alike (so no
+//! `list -p`, which zfs-fuse lacks; exact numbers come from `get -Hp`).
+//!
+//! Every error names the operation, the dataset, the command line, the exit
+//! status and stderr. "Dataset is busy", which ZFS reports transiently
+//! after unmounts, is retried a few times.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{self, ChildReader, CommandError, Running};
+
+/// Where illumos and Debian install the command.
+pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
+
+/// The user property that marks what buildy created; its value is an
+/// [`Owner`] as JSON. Cleanup destroys only what carries it.
+pub const OWNER_PROPERTY: &str = "buildy:owner";
+
+/// Attempts for an operation that fails with "dataset is busy".
+const BUSY_ATTEMPTS: u32 = 6;
+
+/// A failed ZFS operation.
+#[derive(Debug, thiserror::Error)]
+#[error("zfs {op} of {dataset} failed: {source}")]
+pub struct ZfsError {
+    pub op: &'static str,
+    pub dataset: String,
+    #[source]
+    pub source: Box<CommandError>,
+}
+
+impl ZfsError {
+    /// The dataset (or snapshot) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.source.stderr.contains("does not exist")
+    }
+
+    /// The pool or quota ran out of space.
+    pub fn is_out_of_space(&self) -> bool {
+        let e = &self.source.stderr;
+        e.contains("out of space") || e.contains("quota exceeded") || e.contains("No space left")
+    }
+}
+
+/// Who created a dataset or snapshot, and why: enough for a later cleanup to
+/// tell a leftover of a dead process from the work of a live one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// What it is for, e.g. `create` (a temporary `@final`) or `install`.
+    pub purpose: String,
+    pub host: String,
+    pub pid: u32,
+    /// The kernel's boot id where there is one: a pid from another boot is dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// Seconds since the epoch.
+    pub created: u64,
+}
+
+impl Owner {
+    /// This process, for `purpose`.
+    pub fn this_process(purpose: &str) -> Owner {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| command::output(&mut Command::new("hostname")).ok().map(|b| String::from_utf8_lossy(&b).into()))
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string());
+        let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Owner { purpose: purpose.to_string(), host, pid: std::process::id(), boot_id, created }
+    }
+
+    /// The property value.
+    pub fn to_property(&self) -> String {
+        serde_json::to_string(self).expect("an Owner serializes")
+    }
+
+    /// Parses a property value; `None` if it is not one of ours.
+    pub fn from_property(value: &str) -> Option<Owner> {
+        serde_json::from_str(value).ok()
+    }
+}
+
+/// The `zfs` command at a configurable path.
+#[derive(Debug, Clone)]
+pub struct Zfs {
+    path: PathBuf,
+}
+
+impl Default for Zfs {
+    fn default() -> Self {
+        Zfs::new(DEFAULT_ZFS)
+    }
+}
+
+impl Zfs {
+    pub fn new(path: impl AsRef<Path>) -> Zfs {
+        Zfs { path: path.as_ref().to_path_buf() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `zfs ARGS`, retrying "dataset is busy", and returns stdout.
+    fn run(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
+        let mut attempt = 1;
+        loop {
+            match command::output(&mut self.command(args)) {
+                Ok(out) => return Ok(String::from_utf8_lossy(&out).into_owned()),
+                Err(e) if attempt < BUSY_ATTEMPTS && e.stderr.contains("busy") => {
+                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                    attempt += 1;
+                }
+                Err(source) => return Err(Zfs::error(op, dataset, source)),
+            }
+        }
+    }
+
+    /// Whether a dataset or snapshot exists.
+    pub fn exists(&self, name: &str) -> Result<bool, ZfsError> {
+        match self.run("list", name, &["list", "-H", "-o", "name", name]) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Exact values (`get -Hp`) of `props`; unset ones are absent.
+    pub fn get(&self, name: &str, props: &[&str]) -> Result<BTreeMap<String, String>, ZfsError> {
+        let list = props.join(",");
+        let out = self.run("get", name, &["get", "-Hp", "-o", "property,value,source", &list, name])?;
+        Ok(out
+            .lines()
+            .filter_map(|line| {
+                let mut cols = line.splitn(3, '\t');
+                let (prop, value, source) = (cols.next()?, cols.next()?, cols.next().unwrap_or("-"));
+                // An unset property prints as "-" with source "-".
+                (!(value == "-" && source == "-")).then(|| (prop.to_string(), value.to_string()))
+            })
+            .collect())
+    }
+
+    /// One exact value, `None` when unset.
+    pub fn get_one(&self, name: &str, prop: &str) -> Result<Option<String>, ZfsError> {
+        Ok(self.get(name, &[prop])?.remove(prop))
+    }
+
+    /// The snapshots of `dataset` itself, as names after the `@`, oldest first.
+    pub fn snapshots(&self, dataset: &str) -> Result<Vec<String>, ZfsError> {
+        let out = self.run(
+            "list snapshots",
+            dataset,
+            &["list", "-H", "-t", "snapshot", "-o", "name", "-s", "createtxg", "-d", "1", dataset],
+        )?;
+        Ok(out.lines().filter_map(|l| l.strip_prefix(dataset)?.strip_prefix('@')).map(str::to_string).collect())
+    }
+
+    /// `dataset` and every filesystem and volume below it.
+    pub fn descendants(&self, dataset: &str) -> Result<Vec<String>, ZfsError> {
+        let out = self.run("list", dataset, &["list", "-H", "-o", "name", "-t", "filesystem,volume", "-r", dataset])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    pub fn create(&self, dataset: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
+        let opts = options(props);
+        let mut args = vec!["create"];
+        args.extend(opts.iter().map(String::as_str));
+        args.push(dataset);
+        self.run("create", dataset, &args).map(drop)
+    }
+
+    pub fn snapshot(&self, snapshot: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
+        let opts = options(props);
+        let mut args = vec!["snapshot"];
+        args.extend(opts.iter().map(String::as_str));
+        args.push(snapshot);
+        self.run("snapshot", snapshot, &args).map(drop)
+    }
+
+    pub fn clone_snapshot(&self, snapshot: &str, target: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
+        let opts = options(props);
+        let mut args = vec!["clone"];
+        args.extend(opts.iter().map(String::as_str));
+        args.extend([snapshot, target]);
+        self.run("clone", target, &args).map(drop)
+    }
+
+    /// Renames a dataset, or a snapshot (`to` then is the full new name).
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), ZfsError> {
+        self.run("rename", from, &["rename", from, to]).map(drop)
+    }
+
+    pub fn destroy(&self, name: &str, recursive: bool) -> Result<(), ZfsError> {
+        let args: &[&str] = if recursive { &["destroy", "-r", name] } else { &["destroy", name] };
+        self.run("destroy", name, args).map(drop)
+    }
+
+    pub fn set(&self, name: &str, prop: &str, value: &str) -> Result<(), ZfsError> {
+        self.run("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
+    }
+
+    /// Marks `name` as buildy's.
+    pub fn set_owner(&self, name: &str, owner: &Owner) -> Result<(), ZfsError> {
+        self.set(name, OWNER_PROPERTY, &owner.to_property())
+    }
+
+    /// `zfs send [-i FROM] SNAPSHOT` as a reader of the stream. Deliberately
+    /// no `-R -p -c -e -L -w`: old platforms must be able to receive it.
+    pub fn send(&self, snapshot: &str, from: Option<&str>) -> Result<ChildReader, ZfsError> {
+        let mut args = vec!["send"];
+        if let Some(from) = from {
+            args.extend(["-i", from]);
+        }
+        args.push(snapshot);
+        let mut cmd = self.command(&args);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+        let running = Running::start(&mut cmd).map_err(|source| Zfs::error("send", snapshot, source))?;
+        Ok(ChildReader::new(running))
+    }
+
+    /// `zfs receive TARGET`, started; the caller writes the stream to its
+    /// stdin and then waits.
+    pub fn receive(&self, target: &str) -> Result<Running, ZfsError> {
+        let mut cmd = self.command(&["receive", target]);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+        Running::start(&mut cmd).map_err(|source| Zfs::error("receive", target, source))
+    }
+
+    /// Wraps a failure of a command started by this module.
+    pub fn error(op: &'static str, dataset: &str, source: CommandError) -> ZfsError {
+        ZfsError { op, dataset: dataset.to_string(), source: Box::new(source) }
+    }
+}
+
+fn options(props: &[(&str, &str)]) -> Vec<String> {
+    props.iter().flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_round_trips_through_its_property_value() {
+        let owner = Owner::this_process("create");
+        assert_eq!(owner.pid, std::process::id());
+        assert_eq!(Owner::from_property(&owner.to_property()), Some(owner));
+        assert_eq!(Owner::from_property("-"), None);
+    }
+
+    #[test]
+    fn a_missing_zfs_command_is_an_error_naming_it() {
+        let zfs = Zfs::new("/nonexistent/zfs");
+        let err = zfs.exists("pool/ds").unwrap_err();
+        assert_eq!(err.dataset, "pool/ds");
+        assert!(err.to_string().starts_with("zfs list of pool/ds failed: `/nonexistent/zfs list -H -o name pool/ds`"));
+    }
+}
