@@ -19,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Create(cmd::create::Args),
+    Install(cmd::install::Args),
     Pack(cmd::pack::Args),
     Inspect(cmd::inspect::Args),
 }
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Create(args) => cmd::create::run(args),
+        Command::Install(args) => cmd::install::run(args),
         Command::Pack(args) => cmd::pack::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
     };

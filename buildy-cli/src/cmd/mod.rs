@@ -1,9 +1,63 @@
 //! One module per subcommand.
 
+pub mod create;
 pub mod inspect;
+pub mod install;
 pub mod pack;
 
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use imgcreate::db::ImageDb;
+use imgcreate::pack::Progress;
+use imgcreate::zfs::Zfs;
 use imgmanifest::Compression;
+
+/// Where ZFS and imgadm's image database are.
+#[derive(clap::Args)]
+pub struct ImageStore {
+    /// The zfs command.
+    #[arg(long, env = "BUILDY_ZFS", default_value = imgcreate::zfs::DEFAULT_ZFS)]
+    zfs: PathBuf,
+    /// imgadm's database directory (image records are in its images/).
+    #[arg(long, env = "BUILDY_DB", default_value = imgcreate::db::DEFAULT_DB_DIR)]
+    db: PathBuf,
+}
+
+impl ImageStore {
+    pub fn zfs(&self) -> Zfs {
+        Zfs::new(&self.zfs)
+    }
+    pub fn db(&self) -> ImageDb {
+        ImageDb::new(&self.db)
+    }
+}
+
+/// A one-line byte counter on a terminal's stderr (nothing otherwise).
+pub struct ProgressPrinter {
+    shown: bool,
+    enabled: bool,
+}
+
+impl ProgressPrinter {
+    pub fn show(&mut self, p: Progress) {
+        if self.enabled {
+            eprint!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
+            let _ = std::io::stderr().flush();
+            self.shown = true;
+        }
+    }
+    pub fn finish(&mut self) {
+        if self.shown {
+            eprintln!();
+            self.shown = false;
+        }
+    }
+}
+
+pub fn progress_printer(wanted: bool) -> ProgressPrinter {
+    ProgressPrinter { shown: false, enabled: wanted && std::io::stderr().is_terminal() }
+}
 
 /// Parses `none|gzip|bzip2|xz`.
 pub fn parse_compression(s: &str) -> Result<Compression, String> {

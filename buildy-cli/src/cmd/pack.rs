@@ -1,6 +1,5 @@
 //! `buildy pack`: a send stream becomes an image file.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use imgcreate::pack::{pack, PackError, PackOptions, Progress};
@@ -45,16 +44,9 @@ pub fn run(args: Args) -> Result<u8, Failure> {
                 .map_err(|e| Failure::Usage(format!("cannot read the input {}: {e}", p.display())))?,
         ),
     };
-    let show_progress = std::io::stderr().is_terminal() && !args.json;
-    let packed = pack(input, &args.output, &opts, |p: Progress| {
-        if show_progress {
-            eprint!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
-            let _ = std::io::stderr().flush();
-        }
-    });
-    if show_progress {
-        eprintln!();
-    }
+    let mut progress = super::progress_printer(!args.json);
+    let packed = pack(input, &args.output, &opts, |p: Progress| progress.show(p));
+    progress.finish();
     let packed = packed.map_err(|e| match e {
         PackError::BadLevel { .. } | PackError::UnknownCompression(_) => Failure::Usage(e.to_string()),
         other => Failure::Failed(format!("{other}; nothing was written to {}", args.output.display())),

@@ -1,0 +1,134 @@
+//! `buildy create`: a dataset becomes an image file and manifest, as
+//! `imgadm create` makes one from a VM.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use imgcreate::create::{create, CreateOptions, Platform};
+use imgmanifest::Compression;
+use serde_json::{Map, Value};
+
+use super::{progress_printer, ImageStore};
+use crate::Failure;
+
+/// Create an image from a dataset (incremental on its origin image with -i).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Manifest data (a JSON object), `-` for standard input.
+    #[arg(short = 'm', long)]
+    manifest: Option<PathBuf>,
+    /// A directory for `<name>-<version>.*`, or the output path prefix itself.
+    #[arg(short = 'o', long = "output-template")]
+    output_template: Option<PathBuf>,
+    /// none, gzip, bzip2 or xz.
+    #[arg(short = 'c', long, default_value = "none", value_parser = super::parse_compression)]
+    compression: Compression,
+    /// An incremental image: only the changes since the origin image.
+    #[arg(short = 'i', long)]
+    incremental: bool,
+    /// Refuse if the origin chain (origin, its origin, ...) is longer than N (N >= 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    max_origin_depth: Option<u32>,
+    /// The dataset root images live under (default: the parent of the dataset's origin).
+    #[arg(long, env = "BUILDY_ROOT")]
+    root: Option<String>,
+    /// The brand of the dataset's zone, for imgadm's requirements rules
+    /// (joyent, joyent-minimal: min_platform; bhyve, kvm, lx: brand).
+    #[arg(long)]
+    brand: Option<String>,
+    /// The platform for requirements.min_platform, as SDC_VERSION=LIVE_IMAGE
+    /// (default: from `sysinfo`, on SmartOS).
+    #[arg(long, value_name = "VERSION=STAMP")]
+    platform: Option<String>,
+    /// Print only the paths.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    store: ImageStore,
+    /// The filesystem to make the image of.
+    dataset: String,
+    /// Manifest fields, FIELD=VALUE; VALUE is read as JSON if it parses, else as a string.
+    fields: Vec<String>,
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    let mut manifest = match &args.manifest {
+        None => Map::new(),
+        Some(path) => read_manifest_data(path)?,
+    };
+    for field in &args.fields {
+        let (key, value) = field
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("\"{field}\" is not FIELD=VALUE (e.g. version=1.0.0)")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        manifest.insert(key.to_string(), value);
+    }
+    let platform = match (&args.platform, args.brand.as_deref()) {
+        (Some(p), _) => Some(parse_platform(p)?),
+        (None, Some("joyent" | "joyent-minimal")) => Platform::current(),
+        _ => None,
+    };
+    let opts = CreateOptions {
+        dataset: args.dataset.clone(),
+        manifest,
+        output_template: args.output_template.clone(),
+        compression: args.compression.clone(),
+        incremental: args.incremental,
+        max_origin_depth: args.max_origin_depth,
+        root: args.root.clone(),
+        brand: args.brand.clone(),
+        platform,
+        level: None,
+        threads: None,
+    };
+    let quiet = args.quiet;
+    let mut progress = progress_printer(!quiet);
+    let created = create(
+        &args.store.zfs(),
+        &args.store.db(),
+        &opts,
+        |line| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        },
+        |p| progress.show(p),
+    );
+    progress.finish();
+    let created =
+        created
+            .map_err(|e| if e.is_usage() { Failure::Usage(e.to_string()) } else { Failure::Failed(e.to_string()) })?;
+    if !quiet {
+        let text = |k: &str| created.manifest.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        eprintln!("Created image {} ({}@{})", text("uuid"), text("name"), text("version"));
+    }
+    println!("{}", created.manifest_path.display());
+    println!("{}", created.file.path.display());
+    Ok(0)
+}
+
+fn read_manifest_data(path: &PathBuf) -> Result<Map<String, Value>, Failure> {
+    let mut text = String::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| Failure::Usage(format!("cannot read the manifest data {}: {e}", path.display())))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Failure::Usage(format!("the manifest data in {} is not a JSON object", path.display()))),
+        Err(e) => Err(Failure::Usage(format!("the manifest data in {} is not JSON: {e}", path.display()))),
+    }
+}
+
+fn parse_platform(text: &str) -> Result<Platform, Failure> {
+    match text.split_once('=') {
+        Some((v, stamp)) if !v.is_empty() && !stamp.is_empty() => {
+            Ok(Platform { sdc_version: v.to_string(), live_image: stamp.to_string() })
+        }
+        _ => Err(Failure::Usage(format!(
+            "--platform \"{text}\" is not SDC_VERSION=LIVE_IMAGE (e.g. 7.0=20240516T001234Z)"
+        ))),
+    }
+}
