@@ -26,6 +26,13 @@ if [ ! -f tests/node-peer/node_modules/imgmanifest/package.json ]; then
     (cd tests/node-peer && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# A real ZFS for the integration tests: zfs-fuse (installed and started if
+# needed) and a file-backed pool for this run, destroyed at exit.
+# shellcheck source=lib/zfs.sh
+source scripts/lib/zfs.sh
+zfs_setup buildy-test 2G
+export BUILDY_TEST_POOL=$ZFS_POOL
+
 log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
