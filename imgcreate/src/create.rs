@@ -432,3 +432,96 @@ fn restore_snapshots(zfs: &Zfs, final_snapshot: &str, moved_aside: Option<&str>)
 fn epoch_millis() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(v: Value) -> Map<String, Value> {
+        let Value::Object(m) = v else { panic!("not an object") };
+        m
+    }
+
+    fn options(manifest: Value, brand: Option<&str>) -> CreateOptions {
+        CreateOptions {
+            dataset: "zones/analog".into(),
+            manifest: object(manifest),
+            output_template: None,
+            compression: Compression::None,
+            incremental: true,
+            max_origin_depth: None,
+            root: None,
+            brand: brand.map(str::to_string),
+            platform: Some(Platform { sdc_version: "7.0".into(), live_image: "20240516T001234Z".into() }),
+            level: None,
+            threads: None,
+        }
+    }
+
+    fn origin() -> Origin {
+        let manifest = object(json!({
+            "v": 2, "uuid": "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474", "name": "base", "version": "1",
+            "type": "zone-dataset", "os": "smartos", "billing_tags": [], "tags": {"a": 1},
+            "requirements": {"min_platform": {"6.5": "20120101T000000Z"}, "networks": []}
+        }));
+        Origin {
+            root: "zones".into(),
+            record: ImageRecord { manifest, zpool: "zones".into(), source: None },
+            final_snapshot: "zones/3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474@final".into(),
+        }
+    }
+
+    fn gather(manifest: Value, brand: Option<&str>) -> Result<Map<String, Value>, CreateError> {
+        gather_manifest(&options(manifest, brand), Some(&origin()), &mut |_| {})
+    }
+
+    #[test]
+    fn inherits_what_is_missing_in_imgadms_order_and_drops_empty_arrays() {
+        let m =
+            gather(json!({"name": "x", "version": "2", "uuid": "ffb1f2bb-9daf-4e3b-9d19-1e33a1f162a2"}), None).unwrap();
+        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        // A given uuid takes the place of the generated one; tags are not inherited.
+        assert_eq!(keys, ["v", "uuid", "name", "version", "type", "os", "requirements", "origin"]);
+        assert_eq!(m["uuid"], "ffb1f2bb-9daf-4e3b-9d19-1e33a1f162a2");
+        assert_eq!(m["origin"], "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474");
+    }
+
+    #[test]
+    fn smartos_brands_get_the_current_platform_unless_given() {
+        let m = gather(json!({"name": "x", "version": "2"}), Some("joyent-minimal")).unwrap();
+        assert_eq!(m["requirements"], json!({"min_platform": {"7.0": "20240516T001234Z"}, "networks": []}));
+        let given = json!({"name": "x", "version": "2", "requirements": {"min_platform": {"7.1": "20250101T000000Z"}}});
+        let m = gather(given, Some("joyent")).unwrap();
+        assert_eq!(m["requirements"], json!({"min_platform": {"7.1": "20250101T000000Z"}}));
+        let mut opts = options(json!({"name": "x", "version": "2"}), Some("joyent"));
+        opts.platform = None;
+        let err = gather_manifest(&opts, Some(&origin()), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, CreateError::NoPlatform(_)) && err.is_usage(), "{err}");
+    }
+
+    #[test]
+    fn lx_bhyve_and_kvm_images_require_their_brand_unless_given() {
+        let m = gather(json!({"name": "x", "version": "2", "os": "linux"}), Some("lx")).unwrap();
+        assert_eq!(m["requirements"]["brand"], "lx");
+        assert!(m["requirements"].get("min_platform").is_some(), "inherited, not replaced");
+        let given = json!({"name": "x", "version": "2", "requirements": {"brand": "bhyve"}});
+        assert_eq!(gather(given, Some("lx")).unwrap()["requirements"], json!({"brand": "bhyve"}));
+        assert!(gather(json!({"name": "x", "version": "2"}), Some("joyent")).unwrap()["requirements"]
+            .get("brand")
+            .is_none());
+    }
+
+    #[test]
+    fn an_invalid_manifest_is_refused_before_any_zfs_work() {
+        let err = gather(json!({"name": "x"}), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the manifest is not valid: version (MissingParameter) (give fields with -m or FIELD=VALUE)"
+        );
+        let mut opts = options(json!({"name": "x", "version": "1"}), None);
+        opts.incremental = true;
+        let err = gather_manifest(&opts, None, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, CreateError::NoOrigin { .. }), "{err}");
+    }
+}
