@@ -38,4 +38,5 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test"
-cargo test --workspace
+# A watchdog: a deadlocked zfs-fuse must fail the run, not hang it.
+timeout --signal=KILL 1800 cargo test --workspace

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::command::Running;
 use crate::db::{DbError, ImageDb, ImageRecord};
 use crate::inspect::inspect;
-use crate::lock::ImportLock;
+use crate::lock;
 use crate::pack::codec;
 use crate::zfs::{Owner, Zfs, ZfsError};
 
@@ -124,7 +124,7 @@ pub fn install(
 
     let lock_error =
         |source| InstallError::Lock { path: opts.lock_dir.join(format!("img.{uuid}.import.lock")), source };
-    let _lock = ImportLock::acquire(&opts.lock_dir, &uuid, |path| {
+    let _lock = lock::import_lock(&opts.lock_dir, &uuid, |path| {
         log(&format!("Waiting for image {uuid} import lock ({})", path.display()))
     })
     .map_err(lock_error)?;

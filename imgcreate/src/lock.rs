@@ -11,25 +11,30 @@ use std::path::{Path, PathBuf};
 /// Where imgadm keeps its lock files.
 pub const DEFAULT_LOCK_DIR: &str = "/var/run";
 
-/// A held import lock; released when dropped.
+/// A held `flock(2)` lock on a file; released when dropped (or when the
+/// process dies).
 #[derive(Debug)]
-pub struct ImportLock {
+pub struct FileLock {
     _file: File,
     pub path: PathBuf,
 }
 
-impl ImportLock {
-    /// Takes the lock of image `uuid`, calling `waiting` once if another
-    /// process holds it (and then waiting for it).
-    pub fn acquire(dir: &Path, uuid: &str, waiting: impl FnOnce(&Path)) -> io::Result<ImportLock> {
-        let path = dir.join(format!("img.{uuid}.import.lock"));
+impl FileLock {
+    /// Takes the exclusive lock on `path` (created if missing), calling
+    /// `waiting` once if another process holds it, and then waiting.
+    pub fn acquire(path: PathBuf, waiting: impl FnOnce(&Path)) -> io::Result<FileLock> {
         let file = File::options().create(true).truncate(false).write(true).open(&path)?;
         if flock(&file, libc::LOCK_EX | libc::LOCK_NB).is_err() {
             waiting(&path);
             flock(&file, libc::LOCK_EX)?;
         }
-        Ok(ImportLock { _file: file, path })
+        Ok(FileLock { _file: file, path })
     }
+}
+
+/// imgadm's import lock of image `uuid`: `<dir>/img.<uuid>.import.lock`.
+pub fn import_lock(dir: &Path, uuid: &str, waiting: impl FnOnce(&Path)) -> io::Result<FileLock> {
+    FileLock::acquire(dir.join(format!("img.{uuid}.import.lock")), waiting)
 }
 
 fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
@@ -53,13 +58,13 @@ mod tests {
     fn a_second_taker_waits_until_the_first_lets_go() {
         let dir = std::env::temp_dir();
         let uuid = format!("lock-test-{}", std::process::id());
-        let first = ImportLock::acquire(&dir, &uuid, |_| panic!("nobody holds it yet")).unwrap();
+        let first = import_lock(&dir, &uuid, |_| panic!("nobody holds it yet")).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = {
             let dir = dir.clone();
             let uuid = uuid.clone();
             std::thread::spawn(move || {
-                let lock = ImportLock::acquire(&dir, &uuid, |_| tx.send("waiting").unwrap()).unwrap();
+                let lock = import_lock(&dir, &uuid, |_| tx.send("waiting").unwrap()).unwrap();
                 drop(lock);
                 "acquired"
             })

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{self, ChildReader, CommandError, Running};
+use crate::lock::FileLock;
 
 /// Where illumos and Debian install the command.
 pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
@@ -21,6 +22,12 @@ pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
 /// The user property that marks what buildy created; its value is an
 /// [`Owner`] as JSON. Cleanup destroys only what carries it.
 pub const OWNER_PROPERTY: &str = "buildy:owner";
+
+/// Operations that mount or unmount take this lock first: zfs-fuse can
+/// deadlock when two processes mount at once (seen on Debian 12's 0.7.0:
+/// two concurrent `zfs create -o mountpoint=...` hung a third of the time,
+/// never once serialized). Harmless elsewhere: these operations are short.
+pub const DEFAULT_MOUNT_LOCK: &str = "/var/run/buildy-zfs-mount.lock";
 
 /// Attempts for an operation that fails with "dataset is busy".
 const BUSY_ATTEMPTS: u32 = 6;
@@ -91,6 +98,7 @@ impl Owner {
 #[derive(Debug, Clone)]
 pub struct Zfs {
     path: PathBuf,
+    mount_lock: PathBuf,
 }
 
 impl Default for Zfs {
@@ -101,7 +109,7 @@ impl Default for Zfs {
 
 impl Zfs {
     pub fn new(path: impl AsRef<Path>) -> Zfs {
-        Zfs { path: path.as_ref().to_path_buf() }
+        Zfs { path: path.as_ref().to_path_buf(), mount_lock: PathBuf::from(DEFAULT_MOUNT_LOCK) }
     }
 
     pub fn path(&self) -> &Path {
@@ -112,6 +120,19 @@ impl Zfs {
         let mut cmd = Command::new(&self.path);
         cmd.args(args);
         cmd
+    }
+
+    /// Runs `zfs ARGS` holding the mount lock (see [`DEFAULT_MOUNT_LOCK`]).
+    fn run_mounting(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
+        let _lock = FileLock::acquire(self.mount_lock.clone(), |_| {}).map_err(|e| {
+            let line = format!("flock {}", self.mount_lock.display());
+            Zfs::error(
+                op,
+                dataset,
+                CommandError { command_line: line, status: None, stderr: String::new(), io: Some(e) },
+            )
+        })?;
+        self.run(op, dataset, args)
     }
 
     /// Runs `zfs ARGS`, retrying "dataset is busy", and returns stdout.
@@ -179,7 +200,7 @@ impl Zfs {
         let mut args = vec!["create"];
         args.extend(opts.iter().map(String::as_str));
         args.push(dataset);
-        self.run("create", dataset, &args).map(drop)
+        self.run_mounting("create", dataset, &args).map(drop)
     }
 
     pub fn snapshot(&self, snapshot: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
@@ -195,21 +216,21 @@ impl Zfs {
         let mut args = vec!["clone"];
         args.extend(opts.iter().map(String::as_str));
         args.extend([snapshot, target]);
-        self.run("clone", target, &args).map(drop)
+        self.run_mounting("clone", target, &args).map(drop)
     }
 
     /// Renames a dataset, or a snapshot (`to` then is the full new name).
     pub fn rename(&self, from: &str, to: &str) -> Result<(), ZfsError> {
-        self.run("rename", from, &["rename", from, to]).map(drop)
+        self.run_mounting("rename", from, &["rename", from, to]).map(drop)
     }
 
     pub fn destroy(&self, name: &str, recursive: bool) -> Result<(), ZfsError> {
         let args: &[&str] = if recursive { &["destroy", "-r", name] } else { &["destroy", name] };
-        self.run("destroy", name, args).map(drop)
+        self.run_mounting("destroy", name, args).map(drop)
     }
 
     pub fn set(&self, name: &str, prop: &str, value: &str) -> Result<(), ZfsError> {
-        self.run("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
+        self.run_mounting("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
     }
 
     /// Marks `name` as buildy's.

@@ -57,26 +57,41 @@ zfs_setup() {
     ZFS_POOL_FILE="/var/tmp/$ZFS_POOL.img"
     trap zfs_teardown EXIT
     truncate -s "$size" "$ZFS_POOL_FILE"
-    zpool create -m none "$ZFS_POOL" "$ZFS_POOL_FILE"
+    # cachefile=none: a pool that outlives a killed daemon is not
+    # re-imported (as FAULTED, its file gone) by the next one.
+    zpool create -o cachefile=none -m none "$ZFS_POOL" "$ZFS_POOL_FILE"
     zfs_log "pool $ZFS_POOL on $ZFS_POOL_FILE ($size)"
 }
 
 zfs_teardown() {
     set +e # undo as much as possible, whatever fails
     if [ -n "$ZFS_POOL" ] && zpool list "$ZFS_POOL" >/dev/null 2>&1; then
-        # zfs-fuse reports "busy" for a moment after unmounts: retry.
+        # zfs-fuse reports "busy" for a moment after unmounts: retry. A
+        # deadlocked zfs-fuse would hang these forever: time them out.
         local i
         for i in 1 2 3 4 5 6 7 8 9 10; do
-            zfs unmount -a >/dev/null 2>&1
-            zpool destroy -f "$ZFS_POOL" 2>/dev/null && break
+            timeout 60 zfs unmount -a >/dev/null 2>&1
+            timeout 60 zpool destroy -f "$ZFS_POOL" 2>/dev/null && break
+            [ $? = 124 ] && break
             sleep 0.5
         done
-        zpool list "$ZFS_POOL" >/dev/null 2>&1 && zfs_log "could not destroy pool $ZFS_POOL"
+        timeout 10 zpool list "$ZFS_POOL" >/dev/null 2>&1 && zfs_log "could not destroy pool $ZFS_POOL"
     fi
-    [ -n "$ZFS_POOL_FILE" ] && rm -f "$ZFS_POOL_FILE"
     if [ "$ZFS_STARTED_DAEMON" = 1 ]; then
         zfs_log "stopping the zfs-fuse this script started"
-        [ -f /run/buildy-zfs-fuse.pid ] && kill "$(cat /run/buildy-zfs-fuse.pid)" 2>/dev/null
+        if [ -f /run/buildy-zfs-fuse.pid ]; then
+            local pid
+            pid=$(cat /run/buildy-zfs-fuse.pid)
+            kill "$pid" 2>/dev/null
+            for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null
+        fi
         rm -f /run/buildy-zfs-fuse.pid
     fi
+    # Mounts of this pool left by a daemon that died or hung.
+    if [ -n "$ZFS_POOL" ]; then
+        awk -v p="$ZFS_POOL" '$3 == "fuse.zfs" && ($1 == p || index($1, p "/") == 1) {print $2}' /proc/mounts |
+            sort -r | while read -r m; do umount -l "$m"; done
+    fi
+    [ -n "$ZFS_POOL_FILE" ] && rm -f "$ZFS_POOL_FILE"
 }

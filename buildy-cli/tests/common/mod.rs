@@ -180,15 +180,24 @@ pub fn assert_fails(out: &Output, code: i32, text: &str) {
     assert!(stderr.contains(text), "expected {text:?} in: {stderr}");
 }
 
+/// `zfs ARGS`, holding buildy's mount lock for operations that may mount
+/// or unmount (zfs-fuse can deadlock on concurrent mounts).
+fn zfs_output(args: &[&str]) -> Output {
+    let mounting = ["create", "clone", "destroy", "rename", "set"].contains(&args[0]);
+    let _lock = mounting
+        .then(|| imgcreate::lock::FileLock::acquire(imgcreate::zfs::DEFAULT_MOUNT_LOCK.into(), |_| {}).unwrap());
+    Command::new(ZFS).args(args).output().unwrap()
+}
+
 /// Runs `zfs ARGS`, which must succeed; returns stdout.
 pub fn zfs(args: &[&str]) -> String {
-    let out = Command::new(ZFS).args(args).output().unwrap();
+    let out = zfs_output(args);
     assert!(out.status.success(), "zfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 pub fn zfs_ok(args: &[&str]) -> bool {
-    Command::new(ZFS).args(args).output().is_ok_and(|o| o.status.success())
+    zfs_output(args).status.success()
 }
 
 pub fn read_json(p: &Path) -> Value {
