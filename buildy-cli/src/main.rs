@@ -19,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Build(cmd::build::Args),
+    Cleanup(cmd::cleanup::Args),
     Create(cmd::create::Args),
     Install(cmd::install::Args),
     Pack(cmd::pack::Args),
@@ -32,7 +34,14 @@ pub enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `buildy -i UUID -d DIR -m JSON` is `buildy build ...`: buildimage's
+    // command line works unchanged.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = argv.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    if first.starts_with('-') && !["-h", "--help", "-V", "--version"].contains(&first) {
+        argv.insert(1, "build".into());
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -41,6 +50,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Build(args) => cmd::build::run(args),
+        Command::Cleanup(args) => cmd::cleanup::run(args),
         Command::Create(args) => cmd::create::run(args),
         Command::Install(args) => cmd::install::run(args),
         Command::Pack(args) => cmd::pack::run(args),

@@ -6,7 +6,10 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 /// A command that failed to start or exited unsuccessfully.
@@ -56,57 +59,110 @@ pub fn command_line(cmd: &Command) -> String {
 
 /// Runs `cmd` to completion, returning its stdout.
 pub fn output(cmd: &mut Command) -> Result<Vec<u8>, CommandError> {
-    let line = command_line(cmd);
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| CommandError {
-        command_line: line.clone(),
-        status: None,
-        stderr: String::new(),
-        io: Some(e),
-    })?;
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(CommandError {
-            command_line: line,
-            status: Some(out.status),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            io: None,
-        })
+    output_allowing(cmd, &[]).map(|(out, _)| out)
+}
+
+/// Runs `cmd` to completion; exit status 0 and the codes in `also_ok` are
+/// success (e.g. `pkg_admin audit` exits 1 when it found vulnerabilities).
+/// Returns stdout and the exit code.
+pub fn output_allowing(cmd: &mut Command, also_ok: &[i32]) -> Result<(Vec<u8>, i32), CommandError> {
+    let mut running = Running::start(cmd.stdin(Stdio::null()).stdout(Stdio::piped()))?;
+    let mut out = Vec::new();
+    let read = running.child.stdout.take().expect("stdout was piped").read_to_end(&mut out);
+    let line = running.line.clone();
+    let code = match running.wait() {
+        Ok(()) => 0,
+        Err(e) => match e.status.and_then(|s| s.code()) {
+            Some(code) if also_ok.contains(&code) => code,
+            _ => return Err(e),
+        },
+    };
+    read.map_err(|e| CommandError { command_line: line, status: None, stderr: String::new(), io: Some(e) })?;
+    Ok((out, code))
+}
+
+/// Runs `cmd`, passing each line of its stdout and stderr to `line` as it
+/// comes (for logging), and keeping the end of stderr for the error.
+pub fn run_logged(cmd: &mut Command, mut line: impl FnMut(&str)) -> Result<(), CommandError> {
+    let mut running = Running::spawn(cmd.stdin(Stdio::null()).stdout(Stdio::piped()))?;
+    let stdout = running.child.stdout.take().expect("stdout was piped");
+    let stderr = running.child.stderr.take().expect("stderr was piped");
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, String)>();
+    let tx2 = tx.clone();
+    let out = std::thread::spawn(move || send_lines(stdout, false, tx));
+    let err = std::thread::spawn(move || send_lines(stderr, true, tx2));
+    let mut tail: Vec<String> = Vec::new();
+    for (is_err, text) in rx {
+        line(&text);
+        if is_err {
+            tail.push(text);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        }
+    }
+    let _ = (out.join(), err.join());
+    running.stderr_tail = Some(tail.join("\n"));
+    running.wait()
+}
+
+fn send_lines(from: impl Read, is_err: bool, to: std::sync::mpsc::Sender<(bool, String)>) {
+    use std::io::BufRead;
+    for l in std::io::BufReader::new(from).split(b'\n').map_while(Result::ok) {
+        if to.send((is_err, String::from_utf8_lossy(&l).into_owned())).is_err() {
+            break;
+        }
     }
 }
 
 /// A started command whose stdout and/or stdin the caller streams, while a
 /// thread collects its stderr.
+///
+/// Every command runs in its own process group, registered while it runs,
+/// so [`cancel_all`] can stop it and everything it started (an interrupted
+/// build must not leave a `tar` writing into a dataset it is destroying).
 pub struct Running {
     pub child: Child,
     line: String,
     stderr: Option<JoinHandle<String>>,
+    /// Set by [`run_logged`], which reads stderr itself.
+    stderr_tail: Option<String>,
 }
 
 impl Running {
-    /// Starts `cmd` with stderr captured; set stdin/stdout on `cmd` first.
+    /// Starts `cmd` with stderr collected on a thread; set stdin/stdout on
+    /// `cmd` first.
     pub fn start(cmd: &mut Command) -> Result<Running, CommandError> {
-        let line = command_line(cmd);
-        let mut child = cmd.stderr(Stdio::piped()).spawn().map_err(|e| CommandError {
-            command_line: line.clone(),
-            status: None,
-            stderr: String::new(),
-            io: Some(e),
-        })?;
-        let mut err = child.stderr.take().expect("stderr was piped");
-        let stderr = std::thread::spawn(move || {
+        let mut running = Running::spawn(cmd)?;
+        let mut err = running.child.stderr.take().expect("stderr was piped");
+        running.stderr = Some(std::thread::spawn(move || {
             let mut s = Vec::new();
             let _ = err.read_to_end(&mut s);
             String::from_utf8_lossy(&s).into_owned()
-        });
-        Ok(Running { child, line, stderr: Some(stderr) })
+        }));
+        Ok(running)
+    }
+
+    /// Starts `cmd` with stderr piped, left for the caller to read.
+    fn spawn(cmd: &mut Command) -> Result<Running, CommandError> {
+        let line = command_line(cmd);
+        let failed =
+            |io| CommandError { command_line: line.clone(), status: None, stderr: String::new(), io: Some(io) };
+        if is_cancelled() {
+            return Err(failed(std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")));
+        }
+        let child = cmd.stderr(Stdio::piped()).process_group(0).spawn().map_err(failed)?;
+        register(child.id());
+        Ok(Running { child, line, stderr: None, stderr_tail: None })
     }
 
     /// Waits for the command; an unsuccessful exit is an error.
     pub fn wait(mut self) -> Result<(), CommandError> {
         drop(self.child.stdin.take());
         let status = self.child.wait();
-        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        unregister(self.child.id());
+        let collected = self.stderr.take().map(|h| h.join().unwrap_or_default());
+        let stderr = collected.or(self.stderr_tail.take()).unwrap_or_default();
         match status {
             Ok(s) if s.success() => Ok(()),
             Ok(s) => Err(CommandError { command_line: self.line.clone(), status: Some(s), stderr, io: None }),
@@ -114,14 +170,57 @@ impl Running {
         }
     }
 
-    /// Stops the command (a failure elsewhere in a pipe) and reaps it.
+    /// Stops the command and its process group (a failure elsewhere in a
+    /// pipe) and reaps it.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
+        kill_group(self.child.id());
         let _ = self.child.wait();
+        unregister(self.child.id());
         if let Some(h) = self.stderr.take() {
             let _ = h.join();
         }
     }
+}
+
+// ---- cancellation: SIGINT/SIGTERM stop every running command ----
+
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn register(pid: u32) {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+fn unregister(pid: u32) {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|&p| p != pid);
+}
+
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals that process group; each
+    // command leads its own group (process_group(0)).
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+    }
+}
+
+/// Stops every command running now (each with its process group), and makes
+/// new ones fail to start until [`resume`]. For signal handlers' threads.
+pub fn cancel_all() {
+    CANCELLED.store(true, Ordering::SeqCst);
+    for &pid in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        kill_group(pid);
+    }
+}
+
+/// Whether [`cancel_all`] was called.
+pub fn is_cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+/// Lets commands run again: the undo after an interruption needs `zfs` and
+/// `umount`.
+pub fn resume() {
+    CANCELLED.store(false, Ordering::SeqCst);
 }
 
 /// A running command's stdout as a reader. At end of output it waits for

@@ -313,7 +313,7 @@ fn feed(mut receive: Running, input: &mut dyn Read) -> Result<(), Fed> {
 }
 
 /// Now as IMGAPI writes `published_at`: `2026-11-23T10:57:45.123Z`.
-fn now_iso8601() -> String {
+pub(crate) fn now_iso8601() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let (secs, millis) = (now.as_secs(), now.subsec_millis());
     let (days, rem) = (secs / 86_400, secs % 86_400);

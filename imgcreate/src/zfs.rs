@@ -66,8 +66,21 @@ pub struct Owner {
     /// The kernel's boot id where there is one: a pid from another boot is dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
+    /// When the process started (Linux: clock ticks after boot), so a
+    /// reused pid is not taken for the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
     /// Seconds since the epoch.
     pub created: u64,
+}
+
+/// Whether the process that created something still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Alive,
+    Dead,
+    /// Created on another host (a shared pool): not ours to judge.
+    OtherHost,
 }
 
 impl Owner {
@@ -80,7 +93,30 @@ impl Owner {
             .unwrap_or_default();
         let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string());
         let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Owner { purpose: purpose.to_string(), host, pid: std::process::id(), boot_id, created }
+        let pid = std::process::id();
+        Owner { purpose: purpose.to_string(), host, pid, boot_id, start_time: process_start_time(pid), created }
+    }
+
+    /// Whether the owner still runs: same host, same boot, the pid exists
+    /// and (where it can be read) started when the owner did.
+    pub fn liveness(&self) -> Liveness {
+        let me = Owner::this_process(&self.purpose);
+        if self.host != me.host {
+            return Liveness::OtherHost;
+        }
+        if self.boot_id.is_some() && self.boot_id != me.boot_id {
+            return Liveness::Dead;
+        }
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let exists = unsafe { libc::kill(self.pid as libc::pid_t, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !exists {
+            return Liveness::Dead;
+        }
+        match (self.start_time, process_start_time(self.pid)) {
+            (Some(a), Some(b)) if a != b => Liveness::Dead,
+            _ => Liveness::Alive,
+        }
     }
 
     /// The property value.
@@ -92,6 +128,14 @@ impl Owner {
     pub fn from_property(value: &str) -> Option<Owner> {
         serde_json::from_str(value).ok()
     }
+}
+
+/// Field 22 of `/proc/<pid>/stat` (Linux); `None` elsewhere.
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it do not.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split(' ').nth(19)?.parse().ok()
 }
 
 /// The `zfs` command at a configurable path.
@@ -233,6 +277,21 @@ impl Zfs {
         self.run_mounting("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
     }
 
+    /// Everything at or below `dataset` (every pool if `None`), snapshots
+    /// included, that carries buildy's mark, with its owner.
+    pub fn owned(&self, dataset: Option<&str>) -> Result<Vec<(String, Owner)>, ZfsError> {
+        let mut args = vec!["get", "-H", "-o", "name,value", "-s", "local", "-r", OWNER_PROPERTY];
+        args.extend(dataset);
+        let out = self.run("get", dataset.unwrap_or("all pools"), &args)?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let (name, value) = l.split_once('\t')?;
+                Some((name.to_string(), Owner::from_property(value)?))
+            })
+            .collect())
+    }
+
     /// Marks `name` as buildy's.
     pub fn set_owner(&self, name: &str, owner: &Owner) -> Result<(), ZfsError> {
         self.set(name, OWNER_PROPERTY, &owner.to_property())
@@ -278,6 +337,14 @@ mod tests {
     fn owner_round_trips_through_its_property_value() {
         let owner = Owner::this_process("create");
         assert_eq!(owner.pid, std::process::id());
+        assert_eq!(owner.liveness(), Liveness::Alive);
+        let reused_pid = Owner { start_time: owner.start_time.map(|t| t + 1), ..owner.clone() };
+        assert_eq!(reused_pid.liveness(), Liveness::Dead);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = Owner { pid: child.id(), ..owner.clone() };
+        child.wait().unwrap();
+        assert_eq!(gone.liveness(), Liveness::Dead);
+        assert_eq!(Owner { host: "elsewhere".into(), ..owner.clone() }.liveness(), Liveness::OtherHost);
         assert_eq!(Owner::from_property(&owner.to_property()), Some(owner));
         assert_eq!(Owner::from_property("-"), None);
     }

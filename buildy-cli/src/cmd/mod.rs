@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod build;
+pub mod cleanup;
 pub mod create;
 pub mod inspect;
 pub mod install;

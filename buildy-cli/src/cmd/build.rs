@@ -1,0 +1,206 @@
+//! `buildy build` (also `buildy -i ... -d ... -m ...`): the whole image
+//! build, a drop-in for Triton's `buildimage` with its flags and outputs.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use imgcreate::build::{build, valid_packages, BuildOptions, ChrootMount};
+use imgcreate::command;
+use imgmanifest::Compression;
+use serde_json::{json, Map, Value};
+
+use super::ImageStore;
+use crate::Failure;
+
+/// Build an image: clone the base image, copy DIR into its root, install
+/// packages in a chroot, clean up, create the image (buildimage's drop-in).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The base (origin) image; it must be installed under the dataset root.
+    #[arg(short = 'i', long = "image", value_name = "UUID")]
+    image: String,
+    /// The proto directory, copied into the image's root/.
+    #[arg(short = 'd', long = "dir", value_name = "DIR")]
+    dir: PathBuf,
+    /// Manifest data, a JSON object with at least name and version.
+    #[arg(short = 'm', long = "manifest", value_name = "JSON")]
+    manifest: String,
+    /// pkgsrc packages to install, comma separated.
+    #[arg(short = 'p', long = "packages", value_name = "a,b,c")]
+    packages: Option<String>,
+    /// `pkgin update` and `pkgin -y full-upgrade` first.
+    #[arg(short = 'u', long = "upgrade_first")]
+    upgrade_first: bool,
+    /// Audit the packages; the report is saved as <prefix>-<version>.pkgaudit.
+    #[arg(short = 'a', long = "pkg_audit")]
+    pkg_audit: bool,
+    /// Write root/etc/motd from the name, version, source repo and base image.
+    #[arg(short = 'M', long = "motd")]
+    motd: bool,
+    /// The source repository URL for the motd.
+    #[arg(short = 'S', long = "source_repo", value_name = "URL")]
+    source_repo: Option<String>,
+    /// Output prefix: outputs are <output-dir>/<PREFIX>-<version>.* (default: the name).
+    #[arg(short = 'P', long = "image_prefix", value_name = "PREFIX")]
+    image_prefix: Option<String>,
+    /// rsync -vaP instead of -a.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// The dataset root images live under (default: zones/<zonename>/data in a SmartOS zone).
+    #[arg(long, env = "BUILDY_ROOT")]
+    root: Option<String>,
+    #[arg(long, default_value = "/tmp")]
+    output_dir: PathBuf,
+    /// Where the zone analog is mounted and build journals are kept.
+    #[arg(long, env = "BUILDY_WORK_DIR", default_value = "/var/tmp")]
+    work_dir: PathBuf,
+    /// A host directory to mount in the chroot, SRC[:DST]; replaces the default set
+    /// (illumos: /dev /lib /proc /sbin /usr read-only; Linux: /dev /proc).
+    #[arg(long = "chroot-mount", value_name = "SRC[:DST]")]
+    chroot_mounts: Vec<String>,
+    /// none, gzip, bzip2 or xz.
+    #[arg(short = 'c', long, default_value = "gzip", value_parser = super::parse_compression)]
+    compression: Compression,
+    /// Print one JSON object at the end (log lines go to stderr).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: ImageStore,
+}
+
+static START: OnceLock<Instant> = OnceLock::new();
+static SIGNAL: OnceLock<&'static str> = OnceLock::new();
+
+/// buildimage's prefix: seconds since start, 3 integer digits, 12 characters.
+fn log_line(json: bool, line: &str) {
+    let secs = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    let stamp: String =
+        format!("{:>3}{}", secs.trunc() as u64, &format!("{:.9}", secs.fract())[1..]).chars().take(12).collect();
+    let text = format!("[{stamp}] {line}");
+    if json {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+pub fn run(args: Args) -> Result<u8, Failure> {
+    START.get_or_init(Instant::now);
+    let usage = |s: String| Failure::Usage(s);
+    let manifest = match serde_json::from_str(&args.manifest) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(usage("the manifest (-m) must be a JSON object".into())),
+        Err(e) => return Err(usage(format!("failed to parse the manifest (-m): {e}"))),
+    };
+    let packages = match &args.packages {
+        Some(p) if !valid_packages(p) => {
+            return Err(usage(format!("invalid packages \"{p}\": use names like a,b-1.0,c (letters, digits, -_.+)")))
+        }
+        Some(p) => p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    let chroot_mounts = if args.chroot_mounts.is_empty() {
+        ChrootMount::defaults()
+    } else {
+        args.chroot_mounts
+            .iter()
+            .map(|m| {
+                ChrootMount::parse(m)
+                    .ok_or_else(|| usage(format!("--chroot-mount \"{m}\" is not SRC[:DST] with absolute paths")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let root = match args.root.clone().or_else(zone_root) {
+        Some(r) => r,
+        None => return Err(usage("no dataset root: give --root DATASET (or set BUILDY_ROOT)".into())),
+    };
+    let text = |m: &Map<String, Value>, k: &str| m.get(k).map(imgmanifest::js::to_string);
+    let prefix = args.image_prefix.clone().or_else(|| text(&manifest, "name")).unwrap_or_default();
+    let opts = BuildOptions {
+        image: args.image.clone(),
+        proto_dir: args.dir.clone(),
+        manifest,
+        packages,
+        upgrade_first: args.upgrade_first,
+        audit: args.pkg_audit,
+        motd: args.motd,
+        source_repo: args.source_repo.clone(),
+        prefix,
+        verbose: args.verbose,
+        root,
+        output_dir: args.output_dir.clone(),
+        work_dir: args.work_dir.clone(),
+        chroot_mounts,
+        compression: args.compression.clone(),
+        platform_stamp: smartos_platform_stamp(),
+    };
+    catch_signals();
+    let json = args.json;
+    let result =
+        build(&args.store.zfs(), &args.store.db(), &opts, &mut |line| log_line(json, line), || SIGNAL.get().copied());
+    let built = match result {
+        Ok(built) => built,
+        Err(e) => {
+            log_line(json, &format!("Build failed: {e}"));
+            return Err(if e.is_usage() { Failure::Usage(e.to_string()) } else { Failure::Failed(e.to_string()) });
+        }
+    };
+    log_line(json, "Build complete");
+    if json {
+        let out = json!({
+            "manifest_path": built.manifest_path,
+            "file": built.file,
+            "pkgaudit": built.pkgaudit,
+            "manifest": built.manifest,
+            "packages": built.packages,
+            "steps": built.steps,
+            "seconds": START.get().map(|s| s.elapsed().as_secs_f64()),
+        });
+        println!("{out}");
+    }
+    Ok(0)
+}
+
+/// In a SmartOS zone, buildimage's (imgadm's) root: `zones/<zonename>/data`.
+fn zone_root() -> Option<String> {
+    let out = command::output(&mut std::process::Command::new("/usr/bin/zonename")).ok()?;
+    let zone = String::from_utf8_lossy(&out).trim().to_string();
+    Some(if zone == "global" { "zones".into() } else { format!("zones/{zone}/data") })
+}
+
+/// `joyent_20180807T230146Z` from `uname -v` on SmartOS, as buildimage reads it.
+fn smartos_platform_stamp() -> Option<String> {
+    let out = command::output(std::process::Command::new("uname").arg("-v")).ok()?;
+    let version = String::from_utf8_lossy(&out).trim().to_string();
+    version.strip_prefix("joyent_").map(str::to_string)
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the build's commands and let it undo
+/// its work; a second signal changes nothing (the undo must finish).
+fn catch_signals() {
+    // SAFETY: plain sigset manipulation; the mask is set before any thread
+    // that should inherit it starts, and std resets it for child processes.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        std::thread::spawn(move || loop {
+            let mut sig: libc::c_int = 0;
+            if libc::sigwait(&set, &mut sig) != 0 {
+                continue;
+            }
+            let name = match sig {
+                libc::SIGINT => "SIGINT",
+                libc::SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            if SIGNAL.set(name).is_ok() {
+                command::cancel_all();
+            }
+        });
+    }
+}
