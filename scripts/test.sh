@@ -30,6 +30,7 @@ fi
 # needed) and a file-backed pool for this run, destroyed at exit.
 # shellcheck source=lib/zfs.sh
 source scripts/lib/zfs.sh
+ZFS_EXTRA_PACKAGES=(rsync busybox-static)
 zfs_setup buildy-test 2G
 export BUILDY_TEST_POOL=$ZFS_POOL
 

@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     for skipped in &report.skipped {
         println!("left alone: {skipped}");
     }
-    if report.actions.is_empty() {
+    if report.actions.is_empty() && report.failures.is_empty() {
         println!("nothing to clean up");
     }
     if !report.failures.is_empty() {

@@ -14,6 +14,8 @@ use crate::zfs::{Liveness, Owner, Zfs, ZfsError, OWNER_PROPERTY};
 /// One thing cleanup removed (or, dry, would remove).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// A process still running inside a dead build's chroot.
+    Kill(u32, String),
     Unmount(PathBuf),
     Destroy(String),
     RemoveDir(PathBuf),
@@ -23,6 +25,7 @@ pub enum Action {
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Action::Kill(pid, name) => write!(f, "kill process {pid} ({name}) left running in the chroot"),
             Action::Unmount(p) => write!(f, "unmount {}", p.display()),
             Action::Destroy(d) => write!(f, "destroy {d}"),
             Action::RemoveDir(p) => write!(f, "remove directory {}", p.display()),
@@ -85,11 +88,17 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
             report.skipped.push(format!("build {} (pid {} on {}) is running", journal.build, owner.pid, owner.host));
             continue;
         }
+        let failures_before = report.failures.len();
+        if let Some(mp) = &journal.mountpoint {
+            for (pid, name) in processes_inside(mp) {
+                act(&mut report, Action::Kill(pid, name), &mut || kill(pid));
+            }
+        }
         let mut under: Vec<PathBuf> = journal.mounts.clone();
         if let Some(mp) = &journal.mountpoint {
             under.extend(mount::mounts_under(mp).into_iter().filter(|m| m != mp));
         }
-        under.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        under.sort_by(|a, b| b.components().count().cmp(&a.components().count()).then(a.cmp(b)));
         under.dedup();
         for m in under.into_iter().filter(|m| mount::is_mounted(m)) {
             act(&mut report, Action::Unmount(m.clone()), &mut || mount::unmount(&m).map_err(|e| e.to_string()));
@@ -108,7 +117,10 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
                 std::fs::remove_file(&partial).map_err(|e| e.to_string())
             });
         }
-        act(&mut report, Action::RemoveFile(path.clone()), &mut || journal.remove().map_err(|e| e.to_string()));
+        // The journal goes only when everything it names is gone.
+        if report.failures.len() == failures_before {
+            act(&mut report, Action::RemoveFile(path.clone()), &mut || journal.remove().map_err(|e| e.to_string()));
+        }
     }
 
     // Marked datasets and snapshots whose owner died, journal or not:
@@ -139,6 +151,9 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
                 }
                 let mountpoint = zfs.get_one(&name, "mountpoint").ok().flatten().filter(|m| m.starts_with('/'));
                 if let Some(mp) = &mountpoint {
+                    for (pid, name) in processes_inside(Path::new(mp)) {
+                        act(&mut report, Action::Kill(pid, name), &mut || kill(pid));
+                    }
                     for m in mount::mounts_under(Path::new(mp)).into_iter().filter(|m| m != Path::new(mp)) {
                         act(&mut report, Action::Unmount(m.clone()), &mut || {
                             mount::unmount(&m).map_err(|e| e.to_string())
@@ -159,4 +174,39 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
         }
     }
     Ok(report)
+}
+
+/// Processes whose root or working directory is inside `dir` (Linux's
+/// `/proc/<pid>/root` and `cwd`): what a killed build left running in its
+/// chroot, holding the mounts busy.
+fn processes_inside(dir: &Path) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            ["root", "cwd"].iter().any(|link| {
+                std::fs::read_link(format!("/proc/{pid}/{link}")).is_ok_and(|target| target.starts_with(dir))
+            })
+        })
+        .map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, name.trim().to_string())
+        })
+        .collect()
+}
+
+/// SIGKILL, then wait (up to 5 s) for the process to be gone.
+fn kill(pid: u32) -> Result<(), String> {
+    // SAFETY: kill(2) on a pid found under a dead build's chroot.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+    for _ in 0..50 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!("process {pid} did not exit"))
 }
