@@ -33,10 +33,16 @@ zfs_start_daemon() {
         # No daemon answers, so any pid file is stale (zfs-fuse refuses to
         # start while its pid file exists).
         rm -f /run/buildy-zfs-fuse.pid /var/run/zfs-fuse.pid
-        if ! /usr/sbin/zfs-fuse --pidfile /run/buildy-zfs-fuse.pid; then
-            echo "zfs-fuse failed to start (exit $?); see syslog" >&2
-            return 1
-        fi
+        # A daemon that is still shutting down makes a new one fail: retry.
+        local try started=0
+        for try in 1 2 3 4 5; do
+            if /usr/sbin/zfs-fuse --pidfile /run/buildy-zfs-fuse.pid; then
+                started=1
+                break
+            fi
+            sleep 1
+        done
+        [ "$started" = 1 ] || { echo "zfs-fuse failed to start 5 times; see syslog" >&2; return 1; }
         ZFS_STARTED_DAEMON=1
     fi
     local i
