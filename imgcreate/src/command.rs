@@ -151,6 +151,17 @@ impl Running {
         if is_cancelled() {
             return Err(failed(std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted")));
         }
+        // The caller may block signals to handle them on a thread (as
+        // `buildy build` does); a command must start with none blocked.
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
         let child = cmd.stderr(Stdio::piped()).process_group(0).spawn().map_err(failed)?;
         register(child.id());
         Ok(Running { child, line, stderr: None, stderr_tail: None })
@@ -307,5 +318,20 @@ mod tests {
         let mut out = String::new();
         reader.read_to_string(&mut out).unwrap();
         assert_eq!(out, "whole\n");
+    }
+
+    #[test]
+    fn commands_start_with_no_signals_blocked() {
+        // SAFETY: blocks SIGTERM in this test thread only, restored after.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        }
+        let out = output(Command::new("grep").args(["SigBlk", "/proc/self/status"]));
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        assert_eq!(String::from_utf8(out.unwrap()).unwrap(), "SigBlk:\t0000000000000000\n");
     }
 }

@@ -156,10 +156,6 @@ impl Zfs {
         Zfs { path: path.as_ref().to_path_buf(), mount_lock: PathBuf::from(DEFAULT_MOUNT_LOCK) }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.path);
         cmd.args(args);
@@ -233,34 +229,19 @@ impl Zfs {
         Ok(out.lines().filter_map(|l| l.strip_prefix(dataset)?.strip_prefix('@')).map(str::to_string).collect())
     }
 
-    /// `dataset` and every filesystem and volume below it.
-    pub fn descendants(&self, dataset: &str) -> Result<Vec<String>, ZfsError> {
-        let out = self.run("list", dataset, &["list", "-H", "-o", "name", "-t", "filesystem,volume", "-r", dataset])?;
-        Ok(out.lines().map(str::to_string).collect())
-    }
-
     pub fn create(&self, dataset: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
-        let opts = options(props);
-        let mut args = vec!["create"];
-        args.extend(opts.iter().map(String::as_str));
-        args.push(dataset);
-        self.run_mounting("create", dataset, &args).map(drop)
+        let args = with_options("create", props, &[dataset]);
+        self.run_mounting("create", dataset, &as_strs(&args)).map(drop)
     }
 
     pub fn snapshot(&self, snapshot: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
-        let opts = options(props);
-        let mut args = vec!["snapshot"];
-        args.extend(opts.iter().map(String::as_str));
-        args.push(snapshot);
-        self.run("snapshot", snapshot, &args).map(drop)
+        let args = with_options("snapshot", props, &[snapshot]);
+        self.run("snapshot", snapshot, &as_strs(&args)).map(drop)
     }
 
     pub fn clone_snapshot(&self, snapshot: &str, target: &str, props: &[(&str, &str)]) -> Result<(), ZfsError> {
-        let opts = options(props);
-        let mut args = vec!["clone"];
-        args.extend(opts.iter().map(String::as_str));
-        args.extend([snapshot, target]);
-        self.run_mounting("clone", target, &args).map(drop)
+        let args = with_options("clone", props, &[snapshot, target]);
+        self.run_mounting("clone", target, &as_strs(&args)).map(drop)
     }
 
     /// Renames a dataset, or a snapshot (`to` then is the full new name).
@@ -325,8 +306,16 @@ impl Zfs {
     }
 }
 
-fn options(props: &[(&str, &str)]) -> Vec<String> {
-    props.iter().flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")]).collect()
+/// `SUBCOMMAND -o k=v ... NAMES...`
+fn with_options(subcommand: &str, props: &[(&str, &str)], names: &[&str]) -> Vec<String> {
+    let mut args = vec![subcommand.to_string()];
+    args.extend(props.iter().flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")]));
+    args.extend(names.iter().map(|n| n.to_string()));
+    args
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 #[cfg(test)]

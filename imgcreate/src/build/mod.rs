@@ -188,7 +188,7 @@ pub fn build(
     match run.steps(db) {
         Ok(built) => Ok(built),
         Err(error) => {
-            (run.log)(&format!("Build failed: {error}; undoing what it created"));
+            (run.log)(&format!("Undoing what the build created, after: {error}"));
             command::resume();
             match run.undo() {
                 Ok(()) => Err(error),
