@@ -202,16 +202,18 @@ fn failed_builds_leave_nothing_and_say_why() {
 }
 
 #[test]
-fn sigterm_mid_build_undoes_everything() {
-    let Some(t) = TestZfs::new("build-sigterm") else { return };
+fn sigterm_or_sigint_mid_build_undoes_everything() {
+    let Some(t) = TestZfs::new("build-signals") else { return };
     let (images, base) = base_image(&t);
     let before = (t.everything(), t.files());
-    let child = spawn_build(&t, &build_args(&t, &images, &base, "slow", &["-p", "slowpkg"]));
-    wait_for_chroots(&t, 1);
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    assert_fails(&out, 1, "interrupted by SIGTERM");
-    assert_nothing_left(&t, &before);
+    for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let child = spawn_build(&t, &build_args(&t, &images, &base, "slow", &["-p", "slowpkg"]));
+        wait_for_chroots(&t, 1);
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let out = child.wait_with_output().unwrap();
+        assert_fails(&out, 1, &format!("interrupted by {name}"));
+        assert_nothing_left(&t, &before);
+    }
 }
 
 #[test]

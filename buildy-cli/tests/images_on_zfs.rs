@@ -295,6 +295,32 @@ fn create_failures_leave_nothing() {
         fails_leaving_nothing(&t, &args, 1, "signal: 9");
     }
 
+    // SIGINT while `zfs send` is stuck mid-stream (a stand-in that stalls
+    // after 20 kB): the send is stopped, the image is not made.
+    let stall = t.dir.join("zfs-stalls-mid-send");
+    fs::write(
+        &stall,
+        format!("#!/bin/sh\nif [ \"$1\" = send ]; then {ZFS} \"$@\" | head -c 20000; sleep 60; exit 0; fi\nexec {ZFS} \"$@\"\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&stall, fs::Permissions::from_mode(0o755)).unwrap();
+    let before = (t.everything(), t.files());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
+        .args(["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1", "--db", &path(&t.db())])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = t.out().join(format!(".x-1.zfs.buildy-partial-{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !partial.exists() {
+        assert!(std::time::Instant::now() < deadline, "the send did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_fails(&child.wait_with_output().unwrap(), 1, "interrupted by SIGINT");
+    assert_eq!((t.everything(), t.files()), before, "an interrupted create leaves nothing");
+
     let args = [&["create", "-c", "lz4", "-o", &out, &ds][..], &fields].concat();
     fails_leaving_nothing(&t, &args, 2, "unknown compression \"lz4\"");
 

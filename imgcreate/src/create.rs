@@ -204,6 +204,8 @@ pub fn create(
         None
     };
     let result = send_and_save(zfs, opts, origin.as_ref(), manifest, &prefix, &final_snapshot, &mut log, progress);
+    // The undo must run even if the failure was an interruption.
+    crate::command::resume();
     let cleanup = restore_snapshots(zfs, &final_snapshot, moved_aside.as_deref());
     match (result, cleanup) {
         (Ok(created), Ok(())) => Ok(created),

@@ -152,7 +152,9 @@ pub fn install(
     match result {
         Ok(record) => Ok(Installed::Installed { dataset, record }),
         Err(error) => {
-            // Undo: the received dataset under either name, and the record.
+            // Undo (even after an interruption): the received dataset under
+            // either name, and the record.
+            crate::command::resume();
             let mut cleanup = Ok(());
             for name in [&partial, &dataset] {
                 if matches!(zfs.exists(name), Ok(true)) {

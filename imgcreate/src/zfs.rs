@@ -334,6 +334,10 @@ mod tests {
         child.wait().unwrap();
         assert_eq!(gone.liveness(), Liveness::Dead);
         assert_eq!(Owner { host: "elsewhere".into(), ..owner.clone() }.liveness(), Liveness::OtherHost);
+        if owner.boot_id.is_some() {
+            let before_a_reboot = Owner { boot_id: Some("another-boot".into()), ..owner.clone() };
+            assert_eq!(before_a_reboot.liveness(), Liveness::Dead);
+        }
         assert_eq!(Owner::from_property(&owner.to_property()), Some(owner));
         assert_eq!(Owner::from_property("-"), None);
     }

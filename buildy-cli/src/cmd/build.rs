@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+
 use std::time::Instant;
 
 use imgcreate::build::{build, valid_packages, BuildOptions, ChrootMount};
@@ -70,7 +71,6 @@ pub struct Args {
 }
 
 static START: OnceLock<Instant> = OnceLock::new();
-static SIGNAL: OnceLock<&'static str> = OnceLock::new();
 
 /// buildimage's prefix: seconds since start, 3 integer digits, 12 characters.
 fn log_line(json: bool, line: &str) {
@@ -135,10 +135,10 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         compression: args.compression.clone(),
         platform_stamp: smartos_platform_stamp(),
     };
-    catch_signals();
+    super::catch_signals();
     let json = args.json;
     let result =
-        build(&args.store.zfs(), &args.store.db(), &opts, &mut |line| log_line(json, line), || SIGNAL.get().copied());
+        build(&args.store.zfs(), &args.store.db(), &opts, &mut |line| log_line(json, line), super::signal_received);
     let built = match result {
         Ok(built) => built,
         Err(e) => {
@@ -174,33 +174,4 @@ fn smartos_platform_stamp() -> Option<String> {
     let out = command::output(std::process::Command::new("uname").arg("-v")).ok()?;
     let version = String::from_utf8_lossy(&out).trim().to_string();
     version.strip_prefix("joyent_").map(str::to_string)
-}
-
-/// SIGINT, SIGTERM and SIGHUP stop the build's commands and let it undo
-/// its work; a second signal changes nothing (the undo must finish).
-fn catch_signals() {
-    // SAFETY: plain sigset manipulation; the mask is set before any thread
-    // that should inherit it starts, and std resets it for child processes.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        std::thread::spawn(move || loop {
-            let mut sig: libc::c_int = 0;
-            if libc::sigwait(&set, &mut sig) != 0 {
-                continue;
-            }
-            let name = match sig {
-                libc::SIGINT => "SIGINT",
-                libc::SIGTERM => "SIGTERM",
-                _ => "SIGHUP",
-            };
-            if SIGNAL.set(name).is_ok() {
-                command::cancel_all();
-            }
-        });
-    }
 }

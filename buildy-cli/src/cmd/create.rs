@@ -82,6 +82,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         threads: None,
     };
     let quiet = args.quiet;
+    super::catch_signals();
     let mut progress = progress_printer(!quiet);
     let created = create(
         &args.store.zfs(),
@@ -95,9 +96,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         |p| progress.show(p),
     );
     progress.finish();
-    let created =
-        created
-            .map_err(|e| if e.is_usage() { Failure::Usage(e.to_string()) } else { Failure::Failed(e.to_string()) })?;
+    let created = created.map_err(|e| super::failure(e.is_usage(), e.to_string()))?;
     if !quiet {
         let text = |k: &str| created.manifest.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         eprintln!("Created image {} ({}@{})", text("uuid"), text("name"), text("version"));

@@ -36,6 +36,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         .map_err(|e| Failure::Usage(format!("the manifest {} is not JSON: {e}", args.manifest.display())))?;
     let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into() };
     let quiet = args.quiet;
+    super::catch_signals();
     let result = install(&args.store.zfs(), &args.store.db(), &manifest, &args.file, &opts, |line| {
         if !quiet {
             eprintln!("{line}");
@@ -46,8 +47,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     match result {
         Ok(Installed::Installed { dataset, .. }) => println!("Installed image {image} as {dataset}"),
         Ok(Installed::AlreadyInstalled { dataset }) => println!("Image {image} is already installed as {dataset}"),
-        Err(e) if e.is_usage() => return Err(Failure::Usage(format!("{e}; nothing was installed"))),
-        Err(e) => return Err(Failure::Failed(format!("{e}; nothing was installed"))),
+        Err(e) => return Err(super::failure(e.is_usage(), format!("{e}; nothing was installed"))),
     }
     Ok(0)
 }

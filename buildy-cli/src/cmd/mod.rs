@@ -9,7 +9,9 @@ pub mod pack;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
+use imgcreate::command;
 use imgcreate::db::ImageDb;
 use imgcreate::pack::Progress;
 use imgcreate::zfs::Zfs;
@@ -66,5 +68,52 @@ pub fn parse_compression(s: &str) -> Result<Compression, String> {
     match Compression::from(s) {
         Compression::Unknown(_) => Err(format!("unknown compression \"{s}\" (use none, gzip, bzip2 or xz)")),
         c => Ok(c),
+    }
+}
+
+static SIGNAL: OnceLock<&'static str> = OnceLock::new();
+
+/// The signal that interrupted this process, if any.
+pub fn signal_received() -> Option<&'static str> {
+    SIGNAL.get().copied()
+}
+
+/// An error message, saying first if a signal caused it.
+pub fn failure(usage: bool, message: String) -> crate::Failure {
+    match signal_received() {
+        Some(signal) => crate::Failure::Failed(format!("interrupted by {signal}: {message}")),
+        None if usage => crate::Failure::Usage(message),
+        None => crate::Failure::Failed(message),
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the running commands (a build's, a
+/// create's `zfs send`, an install's `zfs receive`) so the work in progress
+/// fails and is undone; a second signal changes nothing (the undo must
+/// finish).
+pub fn catch_signals() {
+    // SAFETY: plain sigset manipulation; the mask is set before any thread
+    // that should inherit it starts, and std resets it for child processes.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        std::thread::spawn(move || loop {
+            let mut sig: libc::c_int = 0;
+            if libc::sigwait(&set, &mut sig) != 0 {
+                continue;
+            }
+            let name = match sig {
+                libc::SIGINT => "SIGINT",
+                libc::SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            if SIGNAL.set(name).is_ok() {
+                command::cancel_all();
+            }
+        });
     }
 }
