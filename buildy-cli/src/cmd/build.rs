@@ -51,6 +51,7 @@ pub struct Args {
     /// The dataset root images live under (default: zones/<zonename>/data in a SmartOS zone).
     #[arg(long, env = "BUILDY_ROOT")]
     root: Option<String>,
+    /// Where the outputs are written (buildimage: /tmp).
     #[arg(long, default_value = "/tmp")]
     output_dir: PathBuf,
     /// Where the zone analog is mounted and build journals are kept.

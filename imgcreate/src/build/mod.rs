@@ -365,18 +365,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// buildimage's motd, with the Triton banner of the reference.
+    /// buildimage's motd, with the Triton banner of the reference (the
+    /// source repo line only when there is one: buildimage printed
+    /// "undefined").
     fn motd(&self) -> Result<String, BuildError> {
         let text = |m: &Map<String, Value>, k: &str| m.get(k).map(imgmanifest::js::to_string).unwrap_or_default();
-        let origin = &self.base;
-        Ok(format!(
-            " =  T R I T O N  =\n\n    {} ({})\n    {}\n    {}@{}\n\n",
-            text(&self.opts.manifest, "name"),
-            text(&self.opts.manifest, "version"),
-            self.opts.source_repo.as_deref().unwrap_or("undefined"),
-            text(origin, "name"),
-            text(origin, "version"),
-        ))
+        let (m, base) = (&self.opts.manifest, &self.base);
+        let mut motd = format!(" =  T R I T O N  =\n\n    {} ({})\n", text(m, "name"), text(m, "version"));
+        if let Some(repo) = &self.opts.source_repo {
+            motd.push_str(&format!("    {repo}\n"));
+        }
+        motd.push_str(&format!("    {}@{}\n\n", text(base, "name"), text(base, "version")));
+        Ok(motd)
     }
 
     fn unmount_chroot(&mut self) -> Result<(), BuildError> {
