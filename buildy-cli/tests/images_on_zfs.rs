@@ -321,6 +321,27 @@ fn create_failures_leave_nothing() {
     assert_fails(&child.wait_with_output().unwrap(), 1, "interrupted by SIGINT");
     assert_eq!((t.everything(), t.files()), before, "an interrupted create leaves nothing");
 
+    // SIGKILL leaves the marked @final and the partial file; cleanup
+    // removes exactly those.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
+        .args(["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1", "--db", &path(&t.db())])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = t.out().join(format!(".x-1.zfs.buildy-partial-{}", child.id()));
+    while !partial.exists() {
+        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(30), "the send did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    let _ = child.wait_with_output();
+    assert!(partial.exists() && zfs_ok(&["list", &format!("{ds}@final")]), "SIGKILL left its work");
+    let cleaned = t.buildy(&["cleanup", "--root", &t.top, "--work-dir", &path(&t.dir.join("work"))]);
+    assert_success(&cleaned);
+    let said = String::from_utf8_lossy(&cleaned.stdout);
+    assert!(said.contains(&format!("did: destroy {ds}@final")) && said.contains("did: remove file"), "{said}");
+    assert_eq!((t.everything(), t.files()), before, "cleanup removed what the killed create left");
+
     let args = [&["create", "-c", "lz4", "-o", &out, &ds][..], &fields].concat();
     fails_leaving_nothing(&t, &args, 2, "unknown compression \"lz4\"");
 

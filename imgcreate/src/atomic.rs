@@ -6,6 +6,15 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// Where process `pid` writes `target` until it is complete:
+/// `.<name>.buildy-partial-<pid>` beside it. Cleanup recognizes a dead
+/// process's leftovers by this name.
+pub fn temp_path(target: &Path, pid: u32) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.join(format!(".{name}.buildy-partial-{pid}"))
+}
+
 /// A file being written beside its final path, removed unless persisted.
 pub struct TempFile {
     path: PathBuf,
@@ -15,11 +24,9 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `.<name>.buildy-partial-<pid>` beside `target`.
+    /// Creates [`temp_path`] of `target` for this process.
     pub fn create(target: &Path) -> io::Result<TempFile> {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let path = dir.join(format!(".{name}.buildy-partial-{}", std::process::id()));
+        let path = temp_path(target, std::process::id());
         let file = File::options().write(true).create_new(true).open(&path)?;
         Ok(TempFile { path, target: target.to_path_buf(), file, persisted: false })
     }

@@ -377,15 +377,20 @@ fn send_and_save(
     log: &mut impl FnMut(&str),
     progress: impl FnMut(Progress),
 ) -> Result<Created, CreateError> {
-    log(&format!("Snapshotting to \"{final_snapshot}\""));
-    let owner = Owner::this_process("create");
-    zfs.snapshot(final_snapshot, &[(crate::zfs::OWNER_PROPERTY, &owner.to_property())])?;
-
     let is_zvol = manifest.get("type").and_then(Value::as_str) == Some("zvol");
     let mut file_name = prefix.as_os_str().to_owned();
     file_name.push(if is_zvol { ".zvol" } else { ".zfs" });
     file_name.push(opts.compression.file_suffix());
     let file_path = PathBuf::from(file_name);
+    let mut manifest_name = prefix.as_os_str().to_owned();
+    manifest_name.push(".imgmanifest");
+    let manifest_path = PathBuf::from(manifest_name);
+
+    log(&format!("Snapshotting to \"{final_snapshot}\""));
+    let mut owner = Owner::this_process("create");
+    owner.temp_files = [&file_path, &manifest_path].iter().map(|p| atomic::temp_path(p, owner.pid)).collect();
+    zfs.snapshot(final_snapshot, &[(crate::zfs::OWNER_PROPERTY, &owner.to_property())])?;
+
     log(&format!("Sending image file to \"{}\"", file_path.display()));
 
     let from = if opts.incremental { origin.map(|o| o.final_snapshot.as_str()) } else { None };
@@ -402,9 +407,6 @@ fn send_and_save(
     file.insert("dataset_guid".into(), Value::String(info.toguid.to_string()));
     manifest.insert("files".into(), Value::Array(vec![Value::Object(file)]));
 
-    let mut manifest_name = prefix.as_os_str().to_owned();
-    manifest_name.push(".imgmanifest");
-    let manifest_path = PathBuf::from(manifest_name);
     log(&format!("Saving manifest to \"{}\"", manifest_path.display()));
     let text = serde_json::to_string_pretty(&Value::Object(manifest.clone())).expect("JSON serializes");
     if let Err(source) = atomic::write_file(&manifest_path, text.as_bytes()) {

@@ -72,6 +72,10 @@ pub struct Owner {
     pub start_time: Option<u64>,
     /// Seconds since the epoch.
     pub created: u64,
+    /// Temporary files the owner writes (`.<name>.buildy-partial-<pid>`),
+    /// for cleanup to remove if it dies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub temp_files: Vec<PathBuf>,
 }
 
 /// Whether the process that created something still runs.
@@ -94,7 +98,8 @@ impl Owner {
         let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string());
         let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let pid = std::process::id();
-        Owner { purpose: purpose.to_string(), host, pid, boot_id, start_time: process_start_time(pid), created }
+        let start_time = process_start_time(pid);
+        Owner { purpose: purpose.to_string(), host, pid, boot_id, start_time, created, temp_files: Vec::new() }
     }
 
     /// Whether the owner still runs: same host, same boot, the pid exists

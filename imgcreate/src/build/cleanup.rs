@@ -163,6 +163,14 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
                 act(&mut report, Action::Destroy(name.clone()), &mut || {
                     zfs.destroy(&name, true).map_err(|e| e.to_string())
                 });
+                // Its temporary files, by their name only (never anything else).
+                let partial_suffix = format!(".buildy-partial-{}", owner.pid);
+                let temp_files = owner.temp_files.iter().filter(|f| f.to_string_lossy().ends_with(&partial_suffix));
+                for file in temp_files.filter(|f| f.exists()) {
+                    act(&mut report, Action::RemoveFile(file.clone()), &mut || {
+                        std::fs::remove_file(file).map_err(|e| e.to_string())
+                    });
+                }
                 if let Some(mp) = mountpoint.map(PathBuf::from).filter(|mp| mp.is_dir()) {
                     if owner.purpose == "build" {
                         act(&mut report, Action::RemoveDir(mp.clone()), &mut || {

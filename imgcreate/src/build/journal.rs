@@ -64,15 +64,9 @@ impl Journal {
         }
     }
 
-    /// The temporary names an output may have been left under by `pid`.
+    /// The temporary names the outputs may have been left under.
     pub fn partial_outputs(&self) -> Vec<PathBuf> {
         let Some(pid) = self.owner.as_ref().map(|o| o.pid) else { return Vec::new() };
-        self.outputs
-            .iter()
-            .filter_map(|out| {
-                let name = out.file_name()?.to_string_lossy();
-                Some(out.with_file_name(format!(".{name}.buildy-partial-{pid}")))
-            })
-            .collect()
+        self.outputs.iter().map(|out| atomic::temp_path(out, pid)).collect()
     }
 }
