@@ -305,17 +305,23 @@ fn create_failures_leave_nothing() {
     .unwrap();
     fs::set_permissions(&stall, fs::Permissions::from_mode(0o755)).unwrap();
     let before = (t.everything(), t.files());
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
-        .args(["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1", "--db", &path(&t.db())])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let partial = t.out().join(format!(".x-1.zfs.buildy-partial-{}", child.id()));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !partial.exists() {
-        assert!(std::time::Instant::now() < deadline, "the send did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let stalled_create = || {
+        let args = ["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1"];
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
+            .args(args)
+            .args(["--db", &path(&t.db())])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let partial = t.out().join(format!(".x-1.zfs.buildy-partial-{}", child.id()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !partial.exists() {
+            assert!(std::time::Instant::now() < deadline, "the send did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        (child, partial)
+    };
+    let (child, _) = stalled_create();
     std::thread::sleep(std::time::Duration::from_millis(300));
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_fails(&child.wait_with_output().unwrap(), 1, "interrupted by SIGINT");
@@ -323,16 +329,7 @@ fn create_failures_leave_nothing() {
 
     // SIGKILL leaves the marked @final and the partial file; cleanup
     // removes exactly those.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
-        .args(["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1", "--db", &path(&t.db())])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let partial = t.out().join(format!(".x-1.zfs.buildy-partial-{}", child.id()));
-    while !partial.exists() {
-        assert!(std::time::Instant::now() < deadline + std::time::Duration::from_secs(30), "the send did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (child, partial) = stalled_create();
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
     let _ = child.wait_with_output();
     assert!(partial.exists() && zfs_ok(&["list", &format!("{ds}@final")]), "SIGKILL left its work");
