@@ -62,14 +62,20 @@ fn run_build(t: &TestZfs, args: &[String]) -> Output {
     spawn_build(t, args).wait_with_output().unwrap()
 }
 
-/// Waits until `n` builds have their chroot mounted (their package step runs).
+/// Waits until `n` builds run a package install in their chroot (a process
+/// whose root is a zone analog under the work dir: slowpkg's 60 s install).
 fn wait_for_chroots(t: &TestZfs, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let procs = imgcreate::mount::mounts_under(&t.work()).iter().filter(|m| m.ends_with("root/proc")).count();
-        if procs >= n {
-            // The mounts are made just before the package step starts.
-            std::thread::sleep(Duration::from_millis(500));
+        let mut roots: Vec<PathBuf> = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| fs::read_link(e.path().join("root")).ok())
+            .filter(|root| root.starts_with(t.work()))
+            .collect();
+        roots.sort();
+        roots.dedup();
+        if roots.len() >= n {
             return;
         }
         assert!(Instant::now() < deadline, "the builds did not reach their package step");
