@@ -164,6 +164,10 @@ impl Running {
         }
         let child = cmd.stderr(Stdio::piped()).process_group(0).spawn().map_err(failed)?;
         register(child.id());
+        if is_cancelled() {
+            // cancel_all ran between the check above and register().
+            kill_group(child.id());
+        }
         Ok(Running { child, line, stderr: None, stderr_tail: None })
     }
 
