@@ -119,6 +119,28 @@ impl ImageDb {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn records_read_back_as_written(
+            root in "[a-z]{1,8}(/[a-z0-9]{1,8}){0,2}",
+            name in ".{0,20}",
+            source in proptest::option::of("https://[a-z]{1,10}\\.example"),
+        ) {
+            let dir = std::env::temp_dir().join(format!("buildy-db-prop-{}", std::process::id()));
+            let db = ImageDb::new(&dir);
+            let serde_json::Value::Object(manifest) = serde_json::json!({
+                "v": 2, "uuid": "ffb1f2bb-9daf-4e3b-9d19-1e33a1f162a2", "name": name, "version": "1"
+            }) else {
+                unreachable!()
+            };
+            let record = ImageRecord { manifest, zpool: root.clone(), source };
+            db.write(&record).unwrap();
+            let read = db.read(&root, "ffb1f2bb-9daf-4e3b-9d19-1e33a1f162a2").unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            proptest::prop_assert_eq!(read, Some(record));
+        }
+    }
+
     #[test]
     fn records_use_imgadms_path_and_format() {
         let dir = std::env::temp_dir().join(format!("buildy-db-{}", std::process::id()));

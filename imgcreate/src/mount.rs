@@ -123,6 +123,18 @@ fn unescape(field: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_path_survives_the_mount_tables_escaping(path in "/[ -~\t\n\u{e9}]{0,40}") {
+            // The kernel writes space, tab, newline and backslash as \ooo.
+            let escaped: String = path
+                .chars()
+                .map(|c| if " \t\n\\".contains(c) { format!("\\{:03o}", c as u32) } else { c.to_string() })
+                .collect();
+            proptest::prop_assert_eq!(unescape(&escaped), path);
+        }
+    }
+
     #[test]
     fn mount_table_escapes_are_undone() {
         assert_eq!(unescape("/var/tmp/a\\040b"), "/var/tmp/a b");

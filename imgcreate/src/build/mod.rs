@@ -534,3 +534,42 @@ fn remove_inside(root: &Path, rel: &str) -> Result<(), BuildError> {
         Ok(_) => std::fs::remove_file(&path).map_err(io_error(format!("removing {}", path.display()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn chroot_mounts_parse_absolute_pairs_only(src in "/[a-z/]{0,12}", dst in "/[a-z/]{0,12}", rel in "[a-z][a-z/]{0,8}") {
+            prop_assert_eq!(ChrootMount::parse(&src), Some(ChrootMount { source: src.clone().into(), target: src.clone().into() }));
+            let both = ChrootMount::parse(&format!("{src}:{dst}"));
+            prop_assert_eq!(both, Some(ChrootMount { source: src.clone().into(), target: dst.into() }));
+            prop_assert_eq!(ChrootMount::parse(&rel), None);
+            prop_assert_eq!(ChrootMount::parse(&format!("{src}:{rel}")), None);
+        }
+
+        #[test]
+        fn package_lists_never_pass_shell_or_path_characters(list in ".{0,30}") {
+            let bad = list.chars().any(|c| !(c.is_ascii_alphanumeric() || "-_.+,".contains(c)));
+            prop_assert_eq!(valid_packages(&list), !bad);
+        }
+    }
+
+    #[test]
+    fn paths_inside_the_image_never_follow_its_symlinks() {
+        let dir = std::env::temp_dir().join(format!("buildy-inside-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("var")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap();
+        assert_eq!(inside(&root, Path::new("/var/db")).unwrap(), root.join("var/db"));
+        // The last component may be a symlink (it is replaced, not followed) ...
+        assert_eq!(inside(&root, Path::new("/etc")).unwrap(), root.join("etc"));
+        // ... but never one on the way.
+        let err = inside(&root, Path::new("/etc/motd")).unwrap_err();
+        assert!(err.to_string().contains("is a symlink; refusing to follow it"), "{err}");
+        assert!(inside(&root, Path::new("/var/../../x")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
