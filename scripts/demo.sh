@@ -41,13 +41,13 @@ rm -rf "$demo" && mkdir -p "$demo/out" "$demo/db" "$demo/work"
 top="$pool/demo"
 zfs_demo_cleanup() {
     # The demo's datasets, when the pool is not this script's own.
-    [ -n "${BUILDY_DEMO_POOL:-}" ] && flock /var/run/buildy-zfs-mount.lock zfs destroy -R "$top" 2>/dev/null
+    [ -n "${BUILDY_DEMO_POOL:-}" ] && zfs_locked destroy -R "$top" 2>/dev/null
     return 0
 }
 trap 'zfs_demo_cleanup; zfs_teardown' EXIT
-flock /var/run/buildy-zfs-mount.lock zfs create -o mountpoint=none "$top"
-flock /var/run/buildy-zfs-mount.lock zfs create -o mountpoint=none "$top/images"
-flock /var/run/buildy-zfs-mount.lock zfs create -o mountpoint=none "$top/second"
+zfs_locked create -o mountpoint=none "$top"
+zfs_locked create -o mountpoint=none "$top/images"
+zfs_locked create -o mountpoint=none "$top/second"
 
 log "making and installing the base image under $top/images"
 base=$(BUILDY=$buildy fixtures/base-image/make.sh "$top/images" "$demo/db" "$demo/out")
@@ -89,9 +89,9 @@ image="$top/second/$uuid"
 zfs list -t all -o name,origin -r "$top/second"
 
 log "running the service inside the installed image"
-flock /var/run/buildy-zfs-mount.lock zfs set mountpoint="$demo/installed" "$image"
+zfs_locked set mountpoint="$demo/installed" "$image"
 chroot "$demo/installed/root" /opt/sample-service/bin/sample-service
 echo "motd:"
 cat "$demo/installed/root/etc/motd"
-flock /var/run/buildy-zfs-mount.lock zfs set mountpoint=none "$image"
+zfs_locked set mountpoint=none "$image"
 log "done: outputs in $demo/out"

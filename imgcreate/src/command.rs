@@ -91,18 +91,18 @@ pub fn run_logged(cmd: &mut Command, mut line: impl FnMut(&str)) -> Result<(), C
     let tx2 = tx.clone();
     let out = std::thread::spawn(move || send_lines(stdout, false, tx));
     let err = std::thread::spawn(move || send_lines(stderr, true, tx2));
-    let mut tail: Vec<String> = Vec::new();
+    let mut tail = std::collections::VecDeque::new();
     for (is_err, text) in rx {
         line(&text);
         if is_err {
-            tail.push(text);
-            if tail.len() > 20 {
-                tail.remove(0);
+            if tail.len() == 20 {
+                tail.pop_front();
             }
+            tail.push_back(text);
         }
     }
     let _ = (out.join(), err.join());
-    running.stderr_tail = Some(tail.join("\n"));
+    running.stderr_tail = Some(Vec::from(tail).join("\n"));
     running.wait()
 }
 

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use imgmanifest::{Compression, Mode, Options};
+use imgmanifest::{js, Compression, Mode, Options};
 use serde_json::{Map, Value};
 
 use crate::atomic;
@@ -299,8 +299,8 @@ fn gather_manifest(
     }
     if let Some(origin) = origin {
         let om = &origin.record.manifest;
-        let text = |k: &str| om.get(k).and_then(Value::as_str).unwrap_or_default();
-        log(&format!("Inheriting from origin image {} ({} {})", origin.uuid(), text("name"), text("version")));
+        let (name, version) = (js::text(om.get("name")), js::text(om.get("version")));
+        log(&format!("Inheriting from origin image {} ({name} {version})", origin.uuid()));
         for &field in imgmanifest::INHERITED_FIELDS {
             if m.contains_key(field) {
                 continue;
@@ -354,11 +354,24 @@ fn requirements(m: &mut Map<String, Value>) -> &mut Map<String, Value> {
     slot.as_object_mut().expect("just made an object")
 }
 
+/// imgadm's output names for `prefix`: the image file
+/// `<prefix>.zfs[.gz|.bz2|.xz]` (`.zvol` for a zvol) and `<prefix>.imgmanifest`.
+pub fn output_paths(prefix: &Path, zvol: bool, compression: &Compression) -> (PathBuf, PathBuf) {
+    let kind = if zvol { ".zvol" } else { ".zfs" };
+    (suffixed(prefix, &format!("{kind}{}", compression.file_suffix())), suffixed(prefix, ".imgmanifest"))
+}
+
+/// `prefix` with `suffix` appended (not an extension: versions hold dots).
+pub fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// `<dir>/<slug(name)>-<slug(version)>` or the template itself.
 fn output_prefix(opts: &CreateOptions, m: &Map<String, Value>) -> PathBuf {
     // Validation lets a number through as a version (as Node's does).
-    let text = |k: &str| m.get(k).map(imgmanifest::js::to_string).unwrap_or_default();
-    let name = imgmanifest::output_prefix(&text("name"), &text("version"));
+    let name = imgmanifest::output_prefix(&js::text(m.get("name")), &js::text(m.get("version")));
     match &opts.output_template {
         None => PathBuf::from(name),
         Some(t) if t.is_dir() => t.join(name),
@@ -378,13 +391,7 @@ fn send_and_save(
     progress: impl FnMut(Progress),
 ) -> Result<Created, CreateError> {
     let is_zvol = manifest.get("type").and_then(Value::as_str) == Some("zvol");
-    let mut file_name = prefix.as_os_str().to_owned();
-    file_name.push(if is_zvol { ".zvol" } else { ".zfs" });
-    file_name.push(opts.compression.file_suffix());
-    let file_path = PathBuf::from(file_name);
-    let mut manifest_name = prefix.as_os_str().to_owned();
-    manifest_name.push(".imgmanifest");
-    let manifest_path = PathBuf::from(manifest_name);
+    let (file_path, manifest_path) = output_paths(prefix, is_zvol, &opts.compression);
 
     log(&format!("Snapshotting to \"{final_snapshot}\""));
     let mut owner = Owner::this_process("create");

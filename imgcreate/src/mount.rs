@@ -7,8 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::command::{self, CommandError};
-use crate::lock::FileLock;
-use crate::zfs::DEFAULT_MOUNT_LOCK;
+use crate::lock::mount_lock;
 
 #[cfg(target_os = "illumos")]
 const MOUNT: &str = "/usr/sbin/mount";
@@ -23,17 +22,6 @@ const UMOUNT: &str = "/bin/umount";
 const MOUNT_TABLE: &str = "/etc/mnttab";
 #[cfg(not(target_os = "illumos"))]
 const MOUNT_TABLE: &str = "/proc/mounts";
-
-/// Serializes with zfs's mounting operations (zfs-fuse deadlocks on
-/// concurrent mounts; see [`DEFAULT_MOUNT_LOCK`]).
-fn mount_lock() -> Result<FileLock, CommandError> {
-    FileLock::acquire(DEFAULT_MOUNT_LOCK.into(), |_| {}).map_err(|io| CommandError {
-        command_line: format!("flock {DEFAULT_MOUNT_LOCK}"),
-        status: None,
-        stderr: String::new(),
-        io: Some(io),
-    })
-}
 
 /// Mounts `source` on `target` (which must exist): a bind mount on Linux,
 /// lofs on illumos; read-only if asked.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{self, ChildReader, CommandError, Running};
-use crate::lock::FileLock;
+use crate::lock;
 
 /// Where illumos and Debian install the command.
 pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
@@ -22,12 +22,6 @@ pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
 /// The user property that marks what buildy created; its value is an
 /// [`Owner`] as JSON. Cleanup destroys only what carries it.
 pub const OWNER_PROPERTY: &str = "buildy:owner";
-
-/// Operations that mount or unmount take this lock first: zfs-fuse can
-/// deadlock when two processes mount at once (seen on Debian 12's 0.7.0:
-/// two concurrent `zfs create -o mountpoint=...` hung a third of the time,
-/// never once serialized). Harmless elsewhere: these operations are short.
-pub const DEFAULT_MOUNT_LOCK: &str = "/var/run/buildy-zfs-mount.lock";
 
 /// Attempts for an operation that fails with "dataset is busy".
 const BUSY_ATTEMPTS: u32 = 6;
@@ -90,26 +84,26 @@ pub enum Liveness {
 impl Owner {
     /// This process, for `purpose`.
     pub fn this_process(purpose: &str) -> Owner {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| command::output(&mut Command::new("hostname")).ok().map(|b| String::from_utf8_lossy(&b).into()))
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default();
-        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string());
         let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let pid = std::process::id();
-        let start_time = process_start_time(pid);
-        Owner { purpose: purpose.to_string(), host, pid, boot_id, start_time, created, temp_files: Vec::new() }
+        Owner {
+            purpose: purpose.to_string(),
+            host: hostname(),
+            pid,
+            boot_id: boot_id(),
+            start_time: process_start_time(pid),
+            created,
+            temp_files: Vec::new(),
+        }
     }
 
     /// Whether the owner still runs: same host, same boot, the pid exists
     /// and (where it can be read) started when the owner did.
     pub fn liveness(&self) -> Liveness {
-        let me = Owner::this_process(&self.purpose);
-        if self.host != me.host {
+        if self.host != hostname() {
             return Liveness::OtherHost;
         }
-        if self.boot_id.is_some() && self.boot_id != me.boot_id {
+        if self.boot_id.is_some() && self.boot_id != boot_id() {
             return Liveness::Dead;
         }
         // SAFETY: kill with signal 0 only checks that the process exists.
@@ -135,6 +129,19 @@ impl Owner {
     }
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| command::output(&mut Command::new("hostname")).ok().map(|b| String::from_utf8_lossy(&b).into()))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The kernel's boot id (Linux); `None` elsewhere.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+}
+
 /// Field 22 of `/proc/<pid>/stat` (Linux); `None` elsewhere.
 fn process_start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -147,7 +154,6 @@ fn process_start_time(pid: u32) -> Option<u64> {
 #[derive(Debug, Clone)]
 pub struct Zfs {
     path: PathBuf,
-    mount_lock: PathBuf,
 }
 
 impl Default for Zfs {
@@ -158,7 +164,7 @@ impl Default for Zfs {
 
 impl Zfs {
     pub fn new(path: impl AsRef<Path>) -> Zfs {
-        Zfs { path: path.as_ref().to_path_buf(), mount_lock: PathBuf::from(DEFAULT_MOUNT_LOCK) }
+        Zfs { path: path.as_ref().to_path_buf() }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -167,16 +173,9 @@ impl Zfs {
         cmd
     }
 
-    /// Runs `zfs ARGS` holding the mount lock (see [`DEFAULT_MOUNT_LOCK`]).
+    /// Runs `zfs ARGS` holding the mount lock (see [`lock::MOUNT_LOCK`]).
     fn run_mounting(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
-        let _lock = FileLock::acquire(self.mount_lock.clone(), |_| {}).map_err(|e| {
-            let line = format!("flock {}", self.mount_lock.display());
-            Zfs::error(
-                op,
-                dataset,
-                CommandError { command_line: line, status: None, stderr: String::new(), io: Some(e) },
-            )
-        })?;
+        let _lock = lock::mount_lock().map_err(|e| Zfs::error(op, dataset, e))?;
         self.run(op, dataset, args)
     }
 

@@ -213,6 +213,12 @@ pub fn string_of(v: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A manifest field as text for messages and file names: `String(v)`, or
+/// empty when the field is absent.
+pub fn text(v: Option<&Value>) -> String {
+    v.map(to_string).unwrap_or_default()
+}
+
 /// `String(v)`.
 pub fn to_string(v: &Value) -> String {
     match v {

@@ -12,6 +12,10 @@ ZFS_STARTED_DAEMON=0
 
 zfs_log() { printf '==> %s\n' "$*" >&2; }
 
+# zfs ARGS under buildy's mount lock: zfs-fuse deadlocks on concurrent
+# mounts, and buildy serializes its mounting operations on this lock.
+zfs_locked() { flock /var/run/buildy-zfs-mount.lock zfs "$@"; }
+
 zfs_install() {
     local missing=()
     command -v zfs-fuse >/dev/null || missing+=(zfs-fuse)

@@ -9,7 +9,7 @@ use std::time::Instant;
 use imgcreate::build::{build, valid_packages, BuildOptions, ChrootMount};
 use imgcreate::command;
 use imgmanifest::Compression;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::ImageStore;
 use crate::Failure;
@@ -73,12 +73,10 @@ pub struct Args {
 
 static START: OnceLock<Instant> = OnceLock::new();
 
-/// buildimage's prefix: seconds since start, 3 integer digits, 12 characters.
+/// buildimage's prefix: seconds since start in 12 characters, e.g. `[  1.50000000]`.
 fn log_line(json: bool, line: &str) {
     let secs = START.get_or_init(Instant::now).elapsed().as_secs_f64();
-    let stamp: String =
-        format!("{:>3}{}", secs.trunc() as u64, &format!("{:.9}", secs.fract())[1..]).chars().take(12).collect();
-    let text = format!("[{stamp}] {line}");
+    let text = format!("[{secs:>12.8}] {line}");
     if json {
         eprintln!("{text}");
     } else {
@@ -116,8 +114,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         Some(r) => r,
         None => return Err(usage("no dataset root: give --root DATASET (or set BUILDY_ROOT)".into())),
     };
-    let text = |m: &Map<String, Value>, k: &str| m.get(k).map(imgmanifest::js::to_string);
-    let prefix = args.image_prefix.clone().or_else(|| text(&manifest, "name")).unwrap_or_default();
+    let prefix = args.image_prefix.clone().unwrap_or_else(|| imgmanifest::js::text(manifest.get("name")));
     let opts = BuildOptions {
         image: args.image.clone(),
         proto_dir: args.dir.clone(),

@@ -1,7 +1,6 @@
 //! `buildy create`: a dataset becomes an image file and manifest, as
 //! `imgadm create` makes one from a VM.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use imgcreate::create::{create, CreateOptions, Platform};
@@ -54,7 +53,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<u8, Failure> {
     let mut manifest = match &args.manifest {
         None => Map::new(),
-        Some(path) => read_manifest_data(path)?,
+        Some(path) => match super::read_json(path, "manifest data")? {
+            Value::Object(m) => m,
+            _ => return Err(Failure::Usage(format!("the manifest data in {} is not a JSON object", path.display()))),
+        },
     };
     for field in &args.fields {
         let (key, value) = field
@@ -98,27 +100,12 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     progress.finish();
     let created = created.map_err(|e| super::failure(e.is_usage(), e.to_string()))?;
     if !quiet {
-        let text = |k: &str| created.manifest.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let text = |k: &str| imgmanifest::js::text(created.manifest.get(k));
         eprintln!("Created image {} ({}@{})", text("uuid"), text("name"), text("version"));
     }
     println!("{}", created.manifest_path.display());
     println!("{}", created.file.path.display());
     Ok(0)
-}
-
-fn read_manifest_data(path: &PathBuf) -> Result<Map<String, Value>, Failure> {
-    let mut text = String::new();
-    let read = if path.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text)
-    } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
-    };
-    read.map_err(|e| Failure::Usage(format!("cannot read the manifest data {}: {e}", path.display())))?;
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Failure::Usage(format!("the manifest data in {} is not a JSON object", path.display()))),
-        Err(e) => Err(Failure::Usage(format!("the manifest data in {} is not JSON: {e}", path.display()))),
-    }
 }
 
 fn parse_platform(text: &str) -> Result<Platform, Failure> {

@@ -24,9 +24,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let manifest = match &args.manifest {
         None => None,
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Failure::Usage(format!("cannot read the manifest {}: {e}", p.display())))?;
-            let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+            let m = Manifest::from_value(super::read_json(p, "manifest")?).map_err(|e| {
                 Failure::Usage(format!("{} is not a manifest: {e}; check it with `imgmanifest validate`", p.display()))
             })?;
             Some(m)

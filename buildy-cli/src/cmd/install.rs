@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use imgcreate::install::{install, InstallOptions, Installed};
 use imgcreate::lock::DEFAULT_LOCK_DIR;
-use serde_json::Value;
 
 use super::ImageStore;
 use crate::Failure;
@@ -30,10 +29,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8, Failure> {
-    let text = std::fs::read_to_string(&args.manifest)
-        .map_err(|e| Failure::Usage(format!("cannot read the manifest {}: {e}", args.manifest.display())))?;
-    let manifest: Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::Usage(format!("the manifest {} is not JSON: {e}", args.manifest.display())))?;
+    let manifest = super::read_json(&args.manifest, "manifest")?;
     let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into() };
     let quiet = args.quiet;
     super::catch_signals();
@@ -42,7 +38,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             eprintln!("{line}");
         }
     });
-    let text = |k: &str| manifest.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |k: &str| imgmanifest::js::text(manifest.get(k));
     let image = format!("{} ({}@{})", text("uuid"), text("name"), text("version"));
     match result {
         Ok(Installed::Installed { dataset, .. }) => println!("Installed image {image} as {dataset}"),

@@ -7,8 +7,8 @@ pub mod inspect;
 pub mod install;
 pub mod pack;
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use imgcreate::command;
@@ -16,6 +16,8 @@ use imgcreate::db::ImageDb;
 use imgcreate::pack::Progress;
 use imgcreate::zfs::Zfs;
 use imgmanifest::Compression;
+
+use crate::Failure;
 
 /// Where ZFS and imgadm's image database are.
 #[derive(clap::Args)]
@@ -61,6 +63,19 @@ impl ProgressPrinter {
 
 pub fn progress_printer(wanted: bool) -> ProgressPrinter {
     ProgressPrinter { shown: false, enabled: wanted && std::io::stderr().is_terminal() }
+}
+
+/// Reads a JSON file (`-`: standard input); `what` names it in errors.
+pub fn read_json(path: &Path, what: &str) -> Result<serde_json::Value, Failure> {
+    let mut text = String::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| Failure::Usage(format!("cannot read the {what} {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::Usage(format!("the {what} in {} is not JSON: {e}", path.display())))
 }
 
 /// Parses `none|gzip|bzip2|xz`.

@@ -184,8 +184,7 @@ pub fn assert_fails(out: &Output, code: i32, text: &str) {
 /// or unmount (zfs-fuse can deadlock on concurrent mounts).
 fn zfs_output(args: &[&str]) -> Output {
     let mounting = ["create", "clone", "destroy", "rename", "set"].contains(&args[0]);
-    let _lock = mounting
-        .then(|| imgcreate::lock::FileLock::acquire(imgcreate::zfs::DEFAULT_MOUNT_LOCK.into(), |_| {}).unwrap());
+    let _lock = mounting.then(|| imgcreate::lock::mount_lock().unwrap());
     Command::new(ZFS).args(args).output().unwrap()
 }
 

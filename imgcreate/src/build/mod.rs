@@ -21,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use imgmanifest::Compression;
+use imgmanifest::{js, Compression};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::command::{self, CommandError};
-use crate::create::{create, CreateError, CreateOptions};
+use crate::create::{create, output_paths, suffixed, CreateError, CreateOptions};
 use crate::db::ImageDb;
 use crate::mount;
 use crate::zfs::{Owner, Zfs, ZfsError, OWNER_PROPERTY};
@@ -182,8 +182,7 @@ pub fn build(
         created_dirs: Vec::new(),
         outputs: Vec::new(),
     };
-    let name = opts.manifest.get("name").map(imgmanifest::js::to_string).unwrap_or_default();
-    let version = opts.manifest.get("version").map(imgmanifest::js::to_string).unwrap_or_default();
+    let (name, version) = (js::text(opts.manifest.get("name")), js::text(opts.manifest.get("version")));
     (run.log)(&format!("Starting build for {name} ({version})"));
     match run.steps(db) {
         Ok(built) => Ok(built),
@@ -353,7 +352,7 @@ impl Run<'_> {
         remove_inside(&self.mountpoint, "config")?;
         if self.opts.motd {
             (self.log)("writing motd...");
-            let text = self.motd()?;
+            let text = self.motd();
             let etc = inside(&root, Path::new("/etc"))?;
             std::fs::create_dir_all(&etc).map_err(io_error("creating etc/ for the motd"))?;
             let motd = inside(&root, Path::new("/etc/motd"))?;
@@ -368,15 +367,15 @@ impl Run<'_> {
     /// buildimage's motd, with the Triton banner of the reference (the
     /// source repo line only when there is one: buildimage printed
     /// "undefined").
-    fn motd(&self) -> Result<String, BuildError> {
-        let text = |m: &Map<String, Value>, k: &str| m.get(k).map(imgmanifest::js::to_string).unwrap_or_default();
+    fn motd(&self) -> String {
         let (m, base) = (&self.opts.manifest, &self.base);
-        let mut motd = format!(" =  T R I T O N  =\n\n    {} ({})\n", text(m, "name"), text(m, "version"));
+        let mut motd =
+            format!(" =  T R I T O N  =\n\n    {} ({})\n", js::text(m.get("name")), js::text(m.get("version")));
         if let Some(repo) = &self.opts.source_repo {
             motd.push_str(&format!("    {repo}\n"));
         }
-        motd.push_str(&format!("    {}@{}\n\n", text(base, "name"), text(base, "version")));
-        Ok(motd)
+        motd.push_str(&format!("    {}@{}\n\n", js::text(base.get("name")), js::text(base.get("version"))));
+        motd
     }
 
     fn unmount_chroot(&mut self) -> Result<(), BuildError> {
@@ -398,16 +397,11 @@ impl Run<'_> {
         audit: Option<String>,
     ) -> Result<(crate::create::Created, Option<PathBuf>), BuildError> {
         let opts = self.opts;
-        let version = opts.manifest.get("version").map(imgmanifest::js::to_string).unwrap_or_default();
+        let version = js::text(opts.manifest.get("version"));
         let prefix = opts.output_dir.join(format!("{}-{version}", opts.prefix));
-        let with = |ext: &str| {
-            let mut p = prefix.clone().into_os_string();
-            p.push(ext);
-            PathBuf::from(p)
-        };
-        let file = with(&format!(".zfs{}", opts.compression.file_suffix()));
-        let manifest_path = with(".imgmanifest");
-        let audit_path = audit.as_ref().map(|_| with(".pkgaudit"));
+        let is_zvol = js::text(self.base.get("type")) == "zvol";
+        let (file, manifest_path) = output_paths(&prefix, is_zvol, &opts.compression);
+        let audit_path = audit.as_ref().map(|_| suffixed(&prefix, ".pkgaudit"));
         self.journal.outputs = [Some(file), Some(manifest_path), audit_path.clone()].into_iter().flatten().collect();
         self.save_journal()?;
         if let (Some(path), Some(report)) = (&audit_path, &audit) {
@@ -499,7 +493,7 @@ fn buildimage_manifest(opts: &BuildOptions) -> Map<String, Value> {
             }
         }
     }
-    m.entry("published_at").or_insert_with(|| Value::String(crate::install::now_iso8601()));
+    m.entry("published_at").or_insert_with(|| Value::String(imgmanifest::published_at_now()));
     m
 }
 

@@ -118,10 +118,10 @@ pub fn pack(
     let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
 
     // On any error `temp` is dropped, which removes it.
-    let temp = TempFile::create(output).map_err(|source| PackError::Output { path: output.to_path_buf(), source })?;
+    let temp = TempFile::create(output).map_err(|e| output_error(output, e))?;
     let (size, sha1, stream, stream_bytes) =
         run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress)?;
-    let path = temp.persist().map_err(|source| PackError::Output { path: output.to_path_buf(), source })?;
+    let path = temp.persist().map_err(|e| output_error(output, e))?;
     Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
 }
 
@@ -136,7 +136,7 @@ fn run_pipeline(
     check_stream: bool,
     progress: &mut impl FnMut(Progress),
 ) -> Result<Outcome, PackError> {
-    let file = temp.file.try_clone().map_err(|e| output_error(temp, e))?;
+    let file = temp.file.try_clone().map_err(|e| output_error(temp.target(), e))?;
     let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let chunk = codec::chunk_size(compression);
     let is_xz = *compression == Compression::Xz;
@@ -224,7 +224,7 @@ fn run_pipeline(
         };
         let (size, sha1) = written.map_err(|e| match e {
             WriteError::Compress(e) => PackError::Compress(e),
-            WriteError::Io(e) => output_error(temp, e),
+            WriteError::Io(e) => output_error(temp.target(), e),
         })?;
         progress(Progress { bytes_in, bytes_out: size });
         Ok((size, sha1, stream, bytes_in))
@@ -410,6 +410,6 @@ impl Write for FileOut {
     }
 }
 
-fn output_error(temp: &TempFile, source: io::Error) -> PackError {
-    PackError::Output { path: temp.target().to_path_buf(), source }
+fn output_error(output: &Path, source: io::Error) -> PackError {
+    PackError::Output { path: output.to_path_buf(), source }
 }
