@@ -18,7 +18,7 @@ compressions=("$@")
 cargo build --release --quiet -p buildy-cli
 buildy=$PWD/target/release/buildy
 
-zfs_setup buildy-bench 2G
+zfs_setup buildy-bench 4G
 work=$(mktemp -d /var/tmp/buildy-bench.XXXXXX)
 cleanup() { zfs_teardown || true; rm -rf "$work" || true; }
 trap cleanup EXIT
@@ -35,12 +35,19 @@ zfs snapshot "$ZFS_POOL/data@bench"
 stream=$work/stream.zfs
 zfs send "$ZFS_POOL/data@bench" > "$stream"
 
-# A smaller stream to show memory does not grow with input size.
+# Streams of about 100 MB and 1 GB, to show memory does not grow with
+# input size: the manual pages plus random data, and the data above twice.
 zfs create -o mountpoint="$work/small" "$ZFS_POOL/small"
 rsync -a /usr/share/man "$work/small"/
-zfs snapshot "$ZFS_POOL/small@bench"
-small=$work/small.zfs
-zfs send "$ZFS_POOL/small@bench" > "$small"
+head -c 26M /dev/urandom > "$work/small/random.bin"
+zfs create -o mountpoint="$work/large" "$ZFS_POOL/large"
+rsync -a "$mnt"/ "$work/large/one"/
+rsync -a "$mnt"/ "$work/large/two"/
+for name in small large; do
+    zfs snapshot "$ZFS_POOL/$name@bench"
+    zfs send "$ZFS_POOL/$name@bench" > "$work/$name.zfs"
+done
+small=$work/small.zfs large=$work/large.zfs
 
 # Measure on a quiet machine: zfs-fuse keeps flushing the pool for a while
 # after the writes, on the same two cores the compressors need.
@@ -73,10 +80,24 @@ run() {
     SECS[$label]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
     SIZE[$label]=$(stat -c %s "$out")
     RSS[$label]=$(( $(cat "$work/rss") / 1024 ))
-    printf '  %-22s %7s s %9s MB/s %10s MB out %6s MiB peak\n' "$label" "${SECS[$label]}" \
-        "$(awk -v b="$in_bytes" -v s="${SECS[$label]}" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
-        "$(mb "${SIZE[$label]}")" "${RSS[$label]}"
+    row "$label"
     rm -f "$out"
+}
+
+row() { # row LABEL: one line of the table
+    printf '  %-22s %7s s %9s MB/s %10s MB out %6s MiB peak\n' "$1" "${SECS[$1]}" \
+        "$(awk -v b="$in_bytes" -v s="${SECS[$1]}" 'BEGIN { printf "%.1f", b / 1e6 / s }')" \
+        "$(mb "${SIZE[$1]}")" "${RSS[$1]}"
+}
+
+# median LABEL N: LABEL becomes the run of "LABEL #1".."LABEL #N" with the
+# median time.
+median() {
+    local label=$1 n=$2 mid
+    mid=$(for i in $(seq "$n"); do echo "${SECS[$label #$i]} $i"; done | sort -n | sed -n "$(( (n + 1) / 2 ))p" | cut -d' ' -f2)
+    SECS[$label]=${SECS[$label #$mid]} SIZE[$label]=${SIZE[$label #$mid]} RSS[$label]=${RSS[$label #$mid]}
+    echo "  median of $n:"
+    row "$label"
 }
 
 ratio() { # ratio A B: throughput of A over B, and size of A over B
@@ -84,36 +105,46 @@ ratio() { # ratio A B: throughput of A over B, and size of A over B
         'BEGIN { printf "  %s vs %s: %.2fx throughput, output %+.2f%%\n", a, b, sb / sa, (za / zb - 1) * 100 }'
 }
 
-# compare C LEVEL SINGLE PARALLEL [small]: buildy against the single-threaded
-# tool and its parallel peer at the same level; with "small", buildy again on
-# the small stream, for peak memory.
+# compare C LEVEL SINGLE PARALLEL...: buildy against the single-threaded
+# tool and its parallel peer at the same level.
 compare() {
-    local c=$1 level=$2 single=$3 small=${6:-} arg
-    local -a parallel=()
-    for arg in "${@:4:2}"; do [ -n "$arg" ] && parallel+=("$arg"); done
+    local c=$1 level=$2 single=$3
+    shift 3
     run "buildy $c" "$work/o" buildy pack -c "$c" -o "$work/o" "$stream"
     run "$single $level" "$work/o" "$single" "$level" -c
-    run "${parallel[*]} $level" "$work/o" "${parallel[@]}" "$level" -c
+    run "$* $level" "$work/o" "$@" "$level" -c
     ratio "buildy $c" "$single $level"
-    ratio "buildy $c" "${parallel[*]} $level"
-    if [ -n "$small" ]; then
-        in_bytes=$(stat -c %s "$small")
-        run "buildy $c (small)" "$work/o" buildy pack -c "$c" -o "$work/o" "$small"
-        in_bytes=$stream_bytes
-    fi
+    ratio "buildy $c" "$* $level"
+}
+
+# memory C: buildy's peak memory on the ~100 MB and the ~1 GB stream.
+memory() {
+    local c=$1
+    in_bytes=$(stat -c %s "$small")
+    run "buildy $c, $(mb "$in_bytes") MB" "$work/o" buildy pack -c "$c" -o "$work/o" "$small"
+    local small_rss=${RSS["buildy $c, $(mb "$in_bytes") MB"]}
+    in_bytes=$(stat -c %s "$large")
+    run "buildy $c, $(mb "$in_bytes") MB" "$work/o" buildy pack -c "$c" -o "$work/o" "$large"
+    local large_rss=${RSS["buildy $c, $(mb "$in_bytes") MB"]}
+    in_bytes=$stream_bytes
+    echo "  peak memory, 1 GB stream over 100 MB stream: $large_rss MiB / $small_rss MiB"
 }
 
 for c in "${compressions[@]}"; do
     echo "== $c"
     case $c in
         none)
-            run "buildy none" "$work/o" buildy pack -c none -o "$work/o" "$stream"
-            run "cat | sha1sum" "$work/o" cat
+            # Quick and so noisy here: five runs each, alternating, median.
+            for i in 1 2 3 4 5; do
+                run "buildy none #$i" "$work/o" buildy pack -c none -o "$work/o" "$stream"
+                run "cat | sha1sum #$i" "$work/o" cat
+            done
+            median "buildy none" 5
+            median "cat | sha1sum" 5
             ratio "buildy none" "cat | sha1sum"
             ;;
-        gzip) compare gzip -6 gzip pigz "" "$small" ;;
-        bzip2) compare bzip2 -9 bzip2 pbzip2 "" "$small" ;;
+        gzip) compare gzip -6 gzip pigz && memory gzip ;;
+        bzip2) compare bzip2 -9 bzip2 pbzip2 && memory bzip2 ;;
         xz) compare xz -6 xz xz -T0 ;;
     esac
 done
-echo "small stream for the memory check: $(mb "$(stat -c %s "$small")") MB"

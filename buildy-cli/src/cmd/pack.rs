@@ -26,6 +26,9 @@ pub struct Args {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Make the file durable (fsync) before renaming it into place.
+    #[arg(long)]
+    sync: bool,
     /// The send stream; `-` or none for standard input.
     input: Option<PathBuf>,
 }
@@ -34,6 +37,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let opts = PackOptions {
         level: args.level,
         threads: args.threads.map(|t| t as usize),
+        sync: args.sync,
         ..PackOptions::new(args.compression.clone())
     };
     let input: Box<dyn std::io::Read> = match args.input.as_deref() {

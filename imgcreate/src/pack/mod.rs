@@ -38,11 +38,15 @@ pub struct PackOptions {
     /// Check that the input is one complete, valid send stream (and fail if
     /// not). On by default; off only to package bytes that are not a stream.
     pub check_stream: bool,
+    /// Make the file durable (fsync) before it is renamed into place. Off
+    /// by default, as in imgadm, gzip and xz: without it a power loss can
+    /// tear the file, which the manifest's size and sha1 then reveal.
+    pub sync: bool,
 }
 
 impl PackOptions {
     pub fn new(compression: Compression) -> Self {
-        PackOptions { compression, level: None, threads: None, check_stream: true }
+        PackOptions { compression, level: None, threads: None, check_stream: true, sync: false }
     }
 }
 
@@ -120,7 +124,7 @@ pub fn pack(
     // On any error `temp` is dropped, which removes it.
     let temp = TempFile::create(output).map_err(|e| output_error(output, e))?;
     let (size, sha1, stream, stream_bytes) =
-        run_pipeline(input, &temp, &compression, level, threads, opts.check_stream, &mut progress)?;
+        run_pipeline(input, &temp, &compression, level, threads, opts, &mut progress)?;
     let path = temp.persist().map_err(|e| output_error(output, e))?;
     Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
 }
@@ -133,13 +137,14 @@ fn run_pipeline(
     compression: &Compression,
     level: u32,
     threads: usize,
-    check_stream: bool,
+    opts: &PackOptions,
     progress: &mut impl FnMut(Progress),
 ) -> Result<Outcome, PackError> {
     let file = temp.file.try_clone().map_err(|e| output_error(temp.target(), e))?;
     let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let chunk = codec::chunk_size(compression);
     let is_xz = *compression == Compression::Xz;
+    let sync = opts.sync;
     // gzip/bzip2 compress in worker threads; none and xz go to the writer as they are.
     let workers = if matches!(compression, Compression::Gzip | Compression::Bzip2) { threads } else { 0 };
     let slots = IN_FLIGHT_PER_THREAD * threads.max(1) + 1;
@@ -175,10 +180,11 @@ fn run_pipeline(
         drop(done_tx);
 
         let writer_out = Arc::clone(&bytes_out);
-        let writer = scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, is_xz, level, threads));
+        let writer =
+            scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, is_xz, sync, level, threads));
 
         // This thread: read, check, dispatch.
-        let mut reader = check_stream.then(StreamReader::new);
+        let mut reader = opts.check_stream.then(StreamReader::new);
         let mut bytes_in = 0u64;
         let mut seq = 0u64;
         let read_result: Result<(), PackError> = loop {
@@ -248,6 +254,7 @@ fn write_in_order(
     token_tx: SyncSender<()>,
     shared_size: Arc<std::sync::atomic::AtomicU64>,
     is_xz: bool,
+    sync: bool,
     level: u32,
     threads: usize,
 ) -> Result<(u64, String), WriteError> {
@@ -267,6 +274,7 @@ fn write_in_order(
         pending: Vec::with_capacity(1 << 20),
         size: 0,
         shared_size,
+        sync,
         writeback_from: 0,
     };
     // Chunks in sequence order, each given to `sink`; a token goes back to
@@ -319,6 +327,8 @@ struct FileOut {
     pending: Vec<u8>,
     size: u64,
     shared_size: Arc<std::sync::atomic::AtomicU64>,
+    /// fsync at the end (and write behind on the way).
+    sync: bool,
     /// Bytes already handed to early writeback.
     writeback_from: u64,
 }
@@ -353,7 +363,7 @@ impl FileOut {
     /// so the final fsync has less left to do.
     fn start_writeback(&mut self) {
         let in_kernel = self.size - self.writer.buffer().len() as u64;
-        if in_kernel < self.writeback_from + WRITEBACK_STEP {
+        if !self.sync || in_kernel < self.writeback_from + WRITEBACK_STEP {
             return;
         }
         #[cfg(target_os = "linux")]
@@ -387,11 +397,14 @@ impl FileOut {
         self.writeback_from = in_kernel;
     }
 
-    /// Flushes, hashes the rest and makes the file durable.
+    /// Flushes, hashes the rest and, if asked, makes the file durable.
     fn finish(&mut self) -> io::Result<()> {
         self.flush_pending();
         self.writer.flush()?;
-        self.writer.get_ref().sync_all()
+        if self.sync {
+            self.writer.get_ref().sync_all()?;
+        }
+        Ok(())
     }
 }
 
