@@ -120,13 +120,23 @@ pub fn pack(
         return Err(PackError::BadLevel { compression, level, max });
     }
     let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let plan = Plan { compression, level, threads, check_stream: opts.check_stream, sync: opts.sync };
 
     // On any error `temp` is dropped, which removes it.
     let temp = TempFile::create(output).map_err(|e| output_error(output, e))?;
-    let (size, sha1, stream, stream_bytes) =
-        run_pipeline(input, &temp, &compression, level, threads, opts, &mut progress)?;
+    let (size, sha1, stream, stream_bytes) = run_pipeline(input, &temp, &plan, &mut progress)?;
     let path = temp.persist().map_err(|e| output_error(output, e))?;
-    Ok(PackedFile { path, size, sha1, compression, stream, stream_bytes })
+    Ok(PackedFile { path, size, sha1, compression: plan.compression, stream, stream_bytes })
+}
+
+/// [`PackOptions`] with the defaults filled in and checked.
+#[derive(Debug, Clone)]
+struct Plan {
+    compression: Compression,
+    level: u32,
+    threads: usize,
+    check_stream: bool,
+    sync: bool,
 }
 
 type Outcome = (u64, String, Option<StreamInfo>, u64);
@@ -134,17 +144,13 @@ type Outcome = (u64, String, Option<StreamInfo>, u64);
 fn run_pipeline(
     mut input: impl Read,
     temp: &TempFile,
-    compression: &Compression,
-    level: u32,
-    threads: usize,
-    opts: &PackOptions,
+    plan: &Plan,
     progress: &mut impl FnMut(Progress),
 ) -> Result<Outcome, PackError> {
+    let (compression, threads) = (&plan.compression, plan.threads);
     let file = temp.file.try_clone().map_err(|e| output_error(temp.target(), e))?;
     let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let chunk = codec::chunk_size(compression);
-    let is_xz = *compression == Compression::Xz;
-    let sync = opts.sync;
     // gzip/bzip2 compress in worker threads; none and xz go to the writer as they are.
     let workers = if matches!(compression, Compression::Gzip | Compression::Bzip2) { threads } else { 0 };
     let slots = IN_FLIGHT_PER_THREAD * threads.max(1) + 1;
@@ -162,7 +168,8 @@ fn run_pipeline(
     thread::scope(|scope| {
         let mut worker_handles = Vec::new();
         for _ in 0..workers {
-            let (work_rx, done_tx, compression) = (Arc::clone(&work_rx), done_tx.clone(), compression.clone());
+            let (work_rx, done_tx, compression, level) =
+                (Arc::clone(&work_rx), done_tx.clone(), compression.clone(), plan.level);
             worker_handles.push(scope.spawn(move || loop {
                 let next = work_rx.lock().expect("no worker panics holding it").recv();
                 let Ok((seq, data)) = next else { break };
@@ -180,11 +187,10 @@ fn run_pipeline(
         drop(done_tx);
 
         let writer_out = Arc::clone(&bytes_out);
-        let writer =
-            scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, is_xz, sync, level, threads));
+        let writer = scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, plan));
 
         // This thread: read, check, dispatch.
-        let mut reader = opts.check_stream.then(StreamReader::new);
+        let mut reader = plan.check_stream.then(StreamReader::new);
         let mut bytes_in = 0u64;
         let mut seq = 0u64;
         let read_result: Result<(), PackError> = loop {
@@ -253,10 +259,7 @@ fn write_in_order(
     done_rx: Receiver<(u64, io::Result<Vec<u8>>)>,
     token_tx: SyncSender<()>,
     shared_size: Arc<std::sync::atomic::AtomicU64>,
-    is_xz: bool,
-    sync: bool,
-    level: u32,
-    threads: usize,
+    plan: &Plan,
 ) -> Result<(u64, String), WriteError> {
     // SHA-1 runs on its own thread, over the same bytes in the same order,
     // so hashing overlaps with the write copy into the kernel.
@@ -274,7 +277,7 @@ fn write_in_order(
         pending: Vec::with_capacity(1 << 20),
         size: 0,
         shared_size,
-        sync,
+        sync: plan.sync,
         writeback_from: 0,
     };
     // Chunks in sequence order, each given to `sink`; a token goes back to
@@ -292,8 +295,8 @@ fn write_in_order(
         }
         Ok(())
     };
-    let (result, size) = if is_xz {
-        match codec::xz_writer(out, level, threads as u32) {
+    let (result, size) = if plan.compression == Compression::Xz {
+        match codec::xz_writer(out, plan.level, plan.threads as u32) {
             Err(e) => (Err(WriteError::Compress(e)), 0),
             Ok(mut xz) => {
                 let fed = drain(&mut |data| xz.write_all(&data).map_err(WriteError::Io));
