@@ -289,15 +289,20 @@ const fn mask(fields: &[usize]) -> u64 {
 /// uses SipHash, which dominated validation time).
 struct Present<'a> {
     slots: [Option<&'a Value>; FIELDS.len()],
+    /// The positions in `slots` that are set.
+    mask: u64,
     has_unknown_keys: bool,
 }
 
 impl<'a> Present<'a> {
     fn new(m: &'a Map<String, Value>) -> Self {
-        let mut p = Present { slots: [None; FIELDS.len()], has_unknown_keys: false };
+        let mut p = Present { slots: [None; FIELDS.len()], mask: 0, has_unknown_keys: false };
         for (k, v) in m {
             match field_index(k) {
-                Some(i) => p.slots[i] = Some(v),
+                Some(i) => {
+                    p.slots[i] = Some(v);
+                    p.mask |= 1 << i;
+                }
                 None => p.has_unknown_keys = true,
             }
         }
@@ -329,10 +334,11 @@ pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
     for &i in required {
         validate_field(&mut errs, i, &p, opts);
     }
-    for i in 0..FIELDS.len() {
-        if p.slots[i].is_some() && required_mask & (1 << i) == 0 {
-            validate_field(&mut errs, i, &p, opts);
-        }
+    // The other fields present, in FIELDS order.
+    let mut optional = p.mask & !required_mask;
+    while optional != 0 {
+        validate_field(&mut errs, optional.trailing_zeros() as usize, &p, opts);
+        optional &= optional - 1;
     }
     if p.has_unknown_keys {
         for key in js::keys(m) {
@@ -344,96 +350,185 @@ pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
     errs
 }
 
+/// A field's validator, in the shape of Node's (`None` is undefined): one
+/// function per field, called through [`CHECKS`], so that each pays only
+/// for its own work.
+type Check = fn(&mut Vec<FieldError>, &Present, &Options, usize);
+
+/// The validator of each field of [`FIELDS`], by position.
+const CHECKS: [Check; FIELDS.len()] = [
+    check_v,
+    check_uuid_like,
+    check_urn,
+    check_uuid_like,
+    check_name,
+    check_version,
+    check_description,
+    check_homepage,
+    check_eula,
+    check_flag,
+    check_flag,
+    check_published_at,
+    check_state,
+    check_public,
+    check_type,
+    check_os,
+    check_uuid_like,
+    check_error,
+    check_files,
+    check_boolean,
+    check_acl,
+    check_requirements,
+    check_users,
+    check_billing_tags,
+    check_traits,
+    check_tags,
+    check_boolean,
+    check_inherited_directories,
+    check_zvol_only,
+    check_zvol_only,
+    check_zvol_only,
+    check_image_size,
+    check_channels,
+];
+
+#[inline]
 fn validate_field(errs: &mut Vec<FieldError>, i: usize, m: &Present, opts: &Options) {
-    let field = FIELDS[i];
+    CHECKS[i](errs, m, opts, i)
+}
+
+fn check_v(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
     let value = m.slots[i];
-    // Each field validator, in the shape of Node's: `None` is undefined.
-    match i {
-        f::V => match value {
-            None => errs.push(FieldError::missing("v")),
-            Some(v) => {
-                let n = js::to_number(v);
-                if n.is_nan() || n < 0.0 {
-                    errs.push(FieldError::invalid_msg("v", "\"v\" must be a positive integer"));
-                }
-            }
-        },
-        f::UUID | f::OWNER | f::ORIGIN => match value {
-            None => errs.push(FieldError::missing(field)),
-            Some(v) if !is_uuid(&js::string_of(v)) => errs.push(FieldError::invalid(field)),
-            Some(_) => {}
-        },
-        f::URN => match value {
-            None => errs.push(FieldError::missing("urn")),
-            Some(Value::String(_)) => {}
-            Some(_) => errs.push(FieldError::invalid("urn")),
-        },
-        f::NAME => check_name_like(
-            errs,
-            value,
-            "name",
-            MAX_NAME_LENGTH,
-            is_name,
-            concat!(
-                "image name has invalid characters (only alpha-numeric characters and ",
-                "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
-            ),
-        ),
-        f::VERSION => check_name_like(
-            errs,
-            value,
-            "version",
-            MAX_VERSION_LENGTH,
-            is_version,
-            concat!(
-                "image version has invalid characters (only alpha-numeric characters and ",
-                "\".\", \"-\", \"_\" and \"/\" are allowed)"
-            ),
-        ),
-        f::DESCRIPTION => match value {
-            None => errs.push(FieldError::missing("description")),
-            // Node throws reading `null.length`.
-            Some(Value::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
-            Some(v) => {
-                if js_length_exceeds(v, MAX_DESCRIPTION_LENGTH) {
-                    errs.push(FieldError::invalid_msg(
-                        "description",
-                        format!("image description is too long, max {} characters", MAX_DESCRIPTION_LENGTH),
-                    ));
-                }
-            }
-        },
-        f::HOMEPAGE => check_url(errs, value, "homepage", "homepage", "image homepage URL"),
-        f::EULA => check_url(errs, value, "eula", "EULA", "image EULA URL"),
-        f::DISABLED | f::ACTIVATED => match value {
-            None => errs.push(FieldError::missing(field)),
-            Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid(field)),
-            Some(_) => {}
-        },
-        f::PUBLISHED_AT => {
-            if activated_is_true(m) && value.is_none() {
-                errs.push(FieldError {
-                    field: "published_at".into(),
-                    code: Code::MissingParameter,
-                    message: Some("if activated is \"true\" published_at must be present".into()),
-                });
-            } else if let Some(v) = value {
-                if js::truthy(v) && !is_published_at(&js::string_of(v)) {
-                    errs.push(FieldError::invalid_msg(
-                        "published_at",
-                        "published_at date not in \"YYYY-MM-DDTHH:MM:SS(.SSS)Z\" format",
-                    ));
-                }
+    match value {
+        None => errs.push(FieldError::missing("v")),
+        Some(v) => {
+            let n = js::to_number(v);
+            if n.is_nan() || n < 0.0 {
+                errs.push(FieldError::invalid_msg("v", "\"v\" must be a positive integer"));
             }
         }
-        f::STATE => match value {
-            None => errs.push(FieldError::missing("state")),
-            Some(Value::String(s)) if VALID_STATES.contains(&s.as_str()) => {}
-            Some(_) => errs.push(FieldError::invalid("state")),
-        },
-        f::PUBLIC => match value {
-            None => errs.push(FieldError::missing("public")),
-            Some(v) => match bool_from_string(v) {
+    }
+}
+
+fn check_uuid_like(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let field = FIELDS[i];
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing(field)),
+        Some(v) if !is_uuid(&js::string_of(v)) => errs.push(FieldError::invalid(field)),
+        Some(_) => {}
+    }
+}
+
+fn check_urn(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("urn")),
+        Some(Value::String(_)) => {}
+        Some(_) => errs.push(FieldError::invalid("urn")),
+    }
+}
+
+fn check_name(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    check_name_like(
+        errs,
+        value,
+        "name",
+        MAX_NAME_LENGTH,
+        is_name,
+        concat!(
+            "image name has invalid characters (only alpha-numeric characters and ",
+            "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
+        ),
+    )
+}
+
+fn check_version(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    check_name_like(
+        errs,
+        value,
+        "version",
+        MAX_VERSION_LENGTH,
+        is_version,
+        concat!(
+            "image version has invalid characters (only alpha-numeric characters and ",
+            "\".\", \"-\", \"_\" and \"/\" are allowed)"
+        ),
+    )
+}
+
+fn check_description(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("description")),
+        // Node throws reading `null.length`.
+        Some(Value::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
+        Some(v) => {
+            if js_length_exceeds(v, MAX_DESCRIPTION_LENGTH) {
+                errs.push(FieldError::invalid_msg(
+                    "description",
+                    format!("image description is too long, max {} characters", MAX_DESCRIPTION_LENGTH),
+                ));
+            }
+        }
+    }
+}
+
+fn check_homepage(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    check_url(errs, value, "homepage", "homepage", "image homepage URL")
+}
+
+fn check_eula(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    check_url(errs, value, "eula", "EULA", "image EULA URL")
+}
+
+fn check_flag(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let field = FIELDS[i];
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing(field)),
+        Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid(field)),
+        Some(_) => {}
+    }
+}
+
+fn check_published_at(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    if activated_is_true(m) && value.is_none() {
+        errs.push(FieldError {
+            field: "published_at".into(),
+            code: Code::MissingParameter,
+            message: Some("if activated is \"true\" published_at must be present".into()),
+        });
+    } else if let Some(v) = value {
+        if js::truthy(v) && !is_published_at(&js::string_of(v)) {
+            errs.push(FieldError::invalid_msg(
+                "published_at",
+                "published_at date not in \"YYYY-MM-DDTHH:MM:SS(.SSS)Z\" format",
+            ));
+        }
+    }
+}
+
+fn check_state(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("state")),
+        Some(Value::String(s)) if VALID_STATES.contains(&s.as_str()) => {}
+        Some(_) => errs.push(FieldError::invalid("state")),
+    }
+}
+
+fn check_public(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("public")),
+        Some(v) => {
+            match bool_from_string(v) {
                 None => errs.push(FieldError::invalid_msg(
                     "public",
                     format!("TypeError: invalid value for \"undefined\": {}", js::json_stringify(v)),
@@ -443,186 +538,228 @@ fn validate_field(errs: &mut Vec<FieldError>, i: usize, m: &Present, opts: &Opti
                 Some(true) if opts.mode == Mode::Private => errs
                     .push(FieldError::invalid_msg("public", "public images are not allowed on a private Images API")),
                 Some(_) => {}
-            },
-        },
-        f::TYPE => check_enum(errs, m, f::TYPE, VALID_TYPES),
-        f::OS => check_enum(errs, m, f::OS, VALID_OSES),
-        f::NIC_DRIVER | f::DISK_DRIVER | f::CPU_TYPE => check_zvol_only_string(errs, m, i),
-        f::IMAGE_SIZE => match value {
-            None => {
-                if is_zvol(m) {
-                    errs.push(FieldError::missing("image_size"))
-                }
             }
-            Some(v) if js::truthy(v) && !is_zvol(m) => errs.push(FieldError::invalid_msg(
-                "image_size",
-                format!(
-                    "invalid image image_size: \"{}\" (cannot have a value when image type is zvol)",
-                    js::format_s(v)
-                ),
-            )),
-            Some(v) => {
-                let n = js::to_number(v);
-                if !(n.is_finite() && n.fract() == 0.0) {
+        }
+    }
+}
+
+fn check_type(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
+    check_enum(errs, m, f::TYPE, VALID_TYPES)
+}
+
+fn check_os(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
+    check_enum(errs, m, f::OS, VALID_OSES)
+}
+
+fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    check_zvol_only_string(errs, m, i)
+}
+
+fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => {
+            if is_zvol(m) {
+                errs.push(FieldError::missing("image_size"))
+            }
+        }
+        Some(v) if js::truthy(v) && !is_zvol(m) => errs.push(FieldError::invalid_msg(
+            "image_size",
+            format!("invalid image image_size: \"{}\" (cannot have a value when image type is zvol)", js::format_s(v)),
+        )),
+        Some(v) => {
+            let n = js::to_number(v);
+            if !(n.is_finite() && n.fract() == 0.0) {
+                errs.push(FieldError::invalid_msg(
+                    "image_size",
+                    format!("invalid image image_size: \"{}\" (must be a positive integer)", js::format_s(v)),
+                ));
+            }
+        }
+    }
+}
+
+fn check_channels(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("channels")),
+        // Node throws here in minimal mode (no options object).
+        Some(_) if !opts.channels_configured() => errs.push(FieldError::invalid_msg(
+            "channels",
+            "channels is invalid with an IMGAPI not configured for channels",
+        )),
+        Some(Value::Array(items)) => {
+            for c in items.iter().filter(|c| !c.is_string()) {
+                errs.push(FieldError::invalid_msg(
+                    "channels",
+                    format!("invalid image \"channels\" entry: {}", js::json_stringify(c)),
+                ));
+            }
+        }
+        Some(v) => errs.push(FieldError::invalid_msg(
+            "channels",
+            format!("invalid image \"channels\" (not an array): {}", js::json_stringify(v)),
+        )),
+    }
+}
+
+fn check_error(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("error")),
+        Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
+            "error",
+            format!("invalid image \"error\" (not an object): {}", js::json_stringify(v)),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn check_boolean(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let field = FIELDS[i];
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing(field)),
+        // Node throws on anything but a boolean or "true"/"false".
+        Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid_msg(
+            field,
+            format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::json_stringify(v)),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn check_acl(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("acl")),
+        Some(Value::Array(items)) => {
+            if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(a))) {
+                errs.push(FieldError::invalid_msg(
+                    "acl",
+                    format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::format_s(item)),
+                ));
+            }
+        }
+        Some(v) => errs
+            .push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::format_s(v)))),
+    }
+}
+
+fn check_users(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("users")),
+        Some(Value::Array(users)) => {
+            for u in users {
+                let ok = matches!(u, Value::Object(o) if o.len() == 1 && o.keys().all(|k| k == "name"));
+                if !ok {
                     errs.push(FieldError::invalid_msg(
-                        "image_size",
-                        format!("invalid image image_size: \"{}\" (must be a positive integer)", js::format_s(v)),
+                        "users",
+                        format!("invalid image \"users\" entry: {}", js::json_stringify(u)),
                     ));
                 }
             }
-        },
-        f::CHANNELS => match value {
-            None => errs.push(FieldError::missing("channels")),
-            // Node throws here in minimal mode (no options object).
-            Some(_) if !opts.channels_configured() => errs.push(FieldError::invalid_msg(
-                "channels",
-                "channels is invalid with an IMGAPI not configured for channels",
-            )),
-            Some(Value::Array(items)) => {
-                for c in items.iter().filter(|c| !c.is_string()) {
+        }
+        Some(v) => errs.push(FieldError::invalid_msg(
+            "users",
+            format!("invalid image \"users\" (not an array): {}", js::json_stringify(v)),
+        )),
+    }
+}
+
+fn check_billing_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("billing_tags")),
+        Some(Value::Array(tags)) => {
+            for t in tags {
+                let ok = matches!(t, Value::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
+                if !ok {
                     errs.push(FieldError::invalid_msg(
-                        "channels",
-                        format!("invalid image \"channels\" entry: {}", js::json_stringify(c)),
+                        "billing_tags",
+                        format!("invalid image \"billing_tags\" entry : {}", js::format_s(t)),
                     ));
                 }
             }
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "channels",
-                format!("invalid image \"channels\" (not an array): {}", js::json_stringify(v)),
-            )),
-        },
-        f::ERROR => match value {
-            None => errs.push(FieldError::missing("error")),
-            Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
-                "error",
-                format!("invalid image \"error\" (not an object): {}", js::json_stringify(v)),
-            )),
-            Some(_) => {}
-        },
-        f::FILES => check_files(errs, m),
-        f::ICON | f::GENERATE_PASSWORDS => match value {
-            None => errs.push(FieldError::missing(field)),
-            // Node throws on anything but a boolean or "true"/"false".
-            Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid_msg(
-                field,
-                format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::json_stringify(v)),
-            )),
-            Some(_) => {}
-        },
-        f::ACL => match value {
-            None => errs.push(FieldError::missing("acl")),
-            Some(Value::Array(items)) => {
-                if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(a))) {
+        }
+        Some(v) => errs.push(FieldError::invalid_msg(
+            "billing_tags",
+            format!("invalid image \"billing_tags\" (not an array): {}", js::format_s(v)),
+        )),
+    }
+}
+
+fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("traits")),
+        // Node throws on `Object.keys(null)`.
+        Some(v @ Value::Null) => errs.push(FieldError::invalid_msg(
+            "traits",
+            format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
+        )),
+        Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
+            "traits",
+            format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
+        )),
+        Some(v) => {
+            for (key, tv) in entries(v) {
+                if !matches!(tv, Value::String(_) | Value::Bool(_) | Value::Array(_)) {
                     errs.push(FieldError::invalid_msg(
-                        "acl",
-                        format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::format_s(item)),
+                        "traits",
+                        format!("invalid image \"traits\" entry: ({key}, {})", js::json_stringify(tv)),
                     ));
                 }
             }
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "acl",
-                format!("invalid image \"acl\" (not an array): {}", js::format_s(v)),
-            )),
-        },
-        f::REQUIREMENTS => check_requirements(errs, value),
-        f::USERS => match value {
-            None => errs.push(FieldError::missing("users")),
-            Some(Value::Array(users)) => {
-                for u in users {
-                    let ok = matches!(u, Value::Object(o) if o.len() == 1 && o.keys().all(|k| k == "name"));
-                    if !ok {
-                        errs.push(FieldError::invalid_msg(
-                            "users",
-                            format!("invalid image \"users\" entry: {}", js::json_stringify(u)),
-                        ));
-                    }
-                }
+        }
+    }
+}
+
+fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("tags")),
+        Some(v @ Value::Object(_)) => {
+            let len = js::json_utf16_len(v);
+            if len > MAX_TAGS_LENGTH {
+                errs.push(FieldError::invalid_msg(
+                    "tags",
+                    format!("image \"tags\" object is too big: {len} characters (max {MAX_TAGS_LENGTH})"),
+                ));
             }
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "users",
-                format!("invalid image \"users\" (not an array): {}", js::json_stringify(v)),
-            )),
-        },
-        f::BILLING_TAGS => match value {
-            None => errs.push(FieldError::missing("billing_tags")),
-            Some(Value::Array(tags)) => {
-                for t in tags {
-                    let ok = matches!(t, Value::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
-                    if !ok {
-                        errs.push(FieldError::invalid_msg(
-                            "billing_tags",
-                            format!("invalid image \"billing_tags\" entry : {}", js::format_s(t)),
-                        ));
-                    }
-                }
+        }
+        // Arrays and primitives are rejected by Node; `null` makes it throw.
+        Some(v) => errs.push(FieldError::invalid_msg(
+            "tags",
+            format!("invalid image \"tags\" (not an object): {}", js::json_stringify(v)),
+        )),
+    }
+}
+
+fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
+    match value {
+        None => errs.push(FieldError::missing("inherited_directories")),
+        Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
+            "inherited_directories",
+            format!(
+                "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
+                js::json_stringify(v)
+            ),
+        )),
+        Some(Value::Array(dirs)) => {
+            for d in dirs.iter().filter(|d| !d.is_string()) {
+                errs.push(FieldError::invalid_msg(
+                    "inherited_directories",
+                    format!("invalid image \"inherited_directories\" entry: {}", js::json_stringify(d)),
+                ));
             }
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "billing_tags",
-                format!("invalid image \"billing_tags\" (not an array): {}", js::format_s(v)),
-            )),
-        },
-        f::TRAITS => match value {
-            None => errs.push(FieldError::missing("traits")),
-            // Node throws on `Object.keys(null)`.
-            Some(v @ Value::Null) => errs.push(FieldError::invalid_msg(
-                "traits",
-                format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
-            )),
-            Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
-                "traits",
-                format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
-            )),
-            Some(v) => {
-                for (key, tv) in entries(v) {
-                    if !matches!(tv, Value::String(_) | Value::Bool(_) | Value::Array(_)) {
-                        errs.push(FieldError::invalid_msg(
-                            "traits",
-                            format!("invalid image \"traits\" entry: ({key}, {})", js::json_stringify(tv)),
-                        ));
-                    }
-                }
-            }
-        },
-        f::TAGS => match value {
-            None => errs.push(FieldError::missing("tags")),
-            Some(v @ Value::Object(_)) => {
-                let len = js::json_utf16_len(v);
-                if len > MAX_TAGS_LENGTH {
-                    errs.push(FieldError::invalid_msg(
-                        "tags",
-                        format!("image \"tags\" object is too big: {len} characters (max {MAX_TAGS_LENGTH})"),
-                    ));
-                }
-            }
-            // Arrays and primitives are rejected by Node; `null` makes it throw.
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "tags",
-                format!("invalid image \"tags\" (not an object): {}", js::json_stringify(v)),
-            )),
-        },
-        f::INHERITED_DIRECTORIES => match value {
-            None => errs.push(FieldError::missing("inherited_directories")),
-            Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
-                "inherited_directories",
-                format!(
-                    "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
-                    js::json_stringify(v)
-                ),
-            )),
-            Some(Value::Array(dirs)) => {
-                for d in dirs.iter().filter(|d| !d.is_string()) {
-                    errs.push(FieldError::invalid_msg(
-                        "inherited_directories",
-                        format!("invalid image \"inherited_directories\" entry: {}", js::json_stringify(d)),
-                    ));
-                }
-            }
-            Some(v) => errs.push(FieldError::invalid_msg(
-                "inherited_directories",
-                format!("invalid image \"inherited_directories\" (not an array): {}", js::json_stringify(v)),
-            )),
-        },
-        _ => unreachable!("no validator for field {field}"),
+        }
+        Some(v) => errs.push(FieldError::invalid_msg(
+            "inherited_directories",
+            format!("invalid image \"inherited_directories\" (not an array): {}", js::json_stringify(v)),
+        )),
     }
 }
 
@@ -725,7 +862,12 @@ pub fn is_published_at(s: &str) -> bool {
 
 /// `value.length > max`, for any value (`undefined > max` is false).
 fn js_length_exceeds(v: &Value, max: f64) -> bool {
-    js::get(v, "length").is_some_and(|len| js::to_number(&len) > max)
+    match v {
+        // A string has no more UTF-16 units than UTF-8 bytes: most are
+        // settled without counting.
+        Value::String(s) => s.len() as f64 > max && js::utf16_len(s) as f64 > max,
+        _ => js::get(v, "length").is_some_and(|len| js::to_number(&len) > max),
+    }
 }
 
 fn check_name_like(
@@ -751,6 +893,9 @@ fn check_name_like(
 /// Whether Node's legacy `url.parse` finds the protocol `http:` or `https:`
 /// (case-insensitive, after leading white space).
 fn is_http_url(s: &str) -> bool {
+    if s.starts_with("https://") || s.starts_with("http://") {
+        return true;
+    }
     let t = s.trim_start_matches([' ', '\t', '\r', '\n', '\u{c}', '\u{b}', '\u{a0}', '\u{feff}']);
     let Some(end) = t.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))) else {
         return false;
@@ -761,6 +906,9 @@ fn is_http_url(s: &str) -> bool {
 /// Node 20's `url.parse` throws on a host holding `[` or `]` outside a
 /// bracketed IPv6 address; we call such a URL invalid.
 fn host_has_stray_bracket(s: &str) -> bool {
+    if !s.bytes().any(|b| b == b'[' || b == b']') {
+        return false;
+    }
     let after_scheme = s.split_once("//").map(|(_, r)| r).unwrap_or("");
     let authority = after_scheme.split(['/', '?', '#', '\\']).next().unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
@@ -845,7 +993,7 @@ fn check_zvol_only_string(errs: &mut Vec<FieldError>, m: &Present, i: usize) {
     }
 }
 
-fn check_files(errs: &mut Vec<FieldError>, m: &Present) {
+fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
     let Some(files) = m.get(f::FILES) else {
         if activated_is_true(m) {
             errs.push(FieldError {
@@ -920,7 +1068,24 @@ fn entries(v: &Value) -> Vec<(Cow<'_, str>, &Value)> {
 const KNOWN_REQUIREMENTS: &[&str] =
     &["networks", "brand", "ssh_key", "min_ram", "max_ram", "min_platform", "max_platform", "bootrom"];
 
-fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
+/// Position of a requirement in [`KNOWN_REQUIREMENTS`].
+#[inline]
+fn requirement_index(name: &str) -> Option<usize> {
+    match name {
+        "networks" => Some(0),
+        "brand" => Some(1),
+        "ssh_key" => Some(2),
+        "min_ram" => Some(3),
+        "max_ram" => Some(4),
+        "min_platform" => Some(5),
+        "max_platform" => Some(6),
+        "bootrom" => Some(7),
+        _ => None,
+    }
+}
+
+fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+    let value = m.slots[i];
     let Some(reqs) = value else {
         errs.push(FieldError::missing("requirements"));
         return;
@@ -934,15 +1099,16 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
         ));
         return;
     }
-    let obj = reqs.as_object();
     // One pass over the object instead of eight hashed lookups.
     let mut known: [Option<&Value>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
-    for (k, v) in obj.into_iter().flatten() {
-        if let Some(i) = KNOWN_REQUIREMENTS.iter().position(|n| n == k) {
-            known[i] = Some(v);
+    let mut has_unknown = !reqs.is_object();
+    for (k, v) in reqs.as_object().into_iter().flatten() {
+        match requirement_index(k) {
+            Some(i) => known[i] = Some(v),
+            None => has_unknown |= k != "__proto__",
         }
     }
-    let raw = |k: &str| known[KNOWN_REQUIREMENTS.iter().position(|n| *n == k).expect("a known requirement")];
+    let raw = |k: &str| known[requirement_index(k).expect("a known requirement")];
     let get = |k: &str| raw(k).filter(|v| js::truthy(v));
 
     if let Some(networks) = get("networks") {
@@ -1070,11 +1236,12 @@ fn check_requirements(errs: &mut Vec<FieldError>, value: Option<&Value>) {
     }
     // Unknown keys, in Object.keys order. Node's copy assigns `__proto__`,
     // which sets a prototype instead of a key, so it is never listed.
-    let is_unknown = |k: &str| !KNOWN_REQUIREMENTS.contains(&k) && k != "__proto__";
-    let unknown: Vec<String> = match reqs {
-        Value::Object(o) if !o.keys().any(|k| is_unknown(k)) => Vec::new(),
-        _ => js::keys_of_any(reqs).unwrap_or_default().into_iter().filter(|k| is_unknown(k)).collect(),
-    };
+    if !has_unknown {
+        return;
+    }
+    let is_unknown = |k: &str| requirement_index(k).is_none() && k != "__proto__";
+    let unknown: Vec<String> =
+        js::keys_of_any(reqs).unwrap_or_default().into_iter().filter(|k| is_unknown(k)).collect();
     for key in unknown {
         let message = format!("unsupported requirement \"{key}\"");
         errs.push(FieldError::invalid_msg(key, message));
