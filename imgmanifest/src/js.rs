@@ -58,8 +58,29 @@ pub fn json_utf16_len(v: &Value) -> usize {
             2 + m.len().saturating_sub(1)
                 + m.iter().map(|(k, v)| string_json_len(k) + 1 + json_utf16_len(v)).sum::<usize>()
         }
-        _ => json_stringify(v).len(),
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        // Integers (the usual tag value) by their digits, others as printed.
+        Value::Number(n) => match n.as_u64() {
+            Some(u) if u < (1u64 << 53) => decimal_digits(u),
+            _ => json_stringify(v).len(),
+        },
     }
+}
+
+fn decimal_digits(mut u: u64) -> usize {
+    let mut digits = 1;
+    while u >= 10 {
+        u /= 10;
+        digits += 1;
+    }
+    digits
 }
 
 /// UTF-16 length of a string written as a JSON string literal.
@@ -543,6 +564,8 @@ mod tests {
             json!("plain"),
             json!([]),
             json!({}),
+            json!([0, 9, 10, 99, 100, 12345678901234u64, 9007199254740992u64, u64::MAX, -5, -0.0, 1e300, 0.1]),
+            json!([true, false, null]),
         ] {
             assert_eq!(json_utf16_len(&v), json_stringify(&v).encode_utf16().count(), "{v}");
         }

@@ -703,9 +703,10 @@ fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usi
             "traits",
             format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
         )),
+        Some(v) if all_values(v, is_trait_value) => {}
         Some(v) => {
             for (key, tv) in entries(v) {
-                if !matches!(tv, Value::String(_) | Value::Bool(_) | Value::Array(_)) {
+                if !is_trait_value(tv) {
                     errs.push(FieldError::invalid_msg(
                         "traits",
                         format!("invalid image \"traits\" entry: ({key}, {})", js::json_stringify(tv)),
@@ -792,24 +793,35 @@ fn is_zvol(m: &Present) -> bool {
 
 /// `/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/`
 pub fn is_uuid(s: &str) -> bool {
-    const HEX: [bool; 256] = {
-        let mut t = [false; 256];
+    // Each byte's class (1 hex digit, 2 dash, 0 other) must be the class
+    // its position wants; checked without branches.
+    const CLASS: [u8; 256] = {
+        let mut t = [0; 256];
         let mut c = 0;
         while c < 256 {
-            t[c] = matches!(c as u8, b'0'..=b'9' | b'a'..=b'f');
+            t[c] = match c as u8 {
+                b'0'..=b'9' | b'a'..=b'f' => 1,
+                b'-' => 2,
+                _ => 0,
+            };
             c += 1;
         }
         t
     };
-    let b = s.as_bytes();
-    b.len() == 36
-        && b[8] == b'-'
-        && b[13] == b'-'
-        && b[18] == b'-'
-        && b[23] == b'-'
-        && [&b[0..8], &b[9..13], &b[14..18], &b[19..23], &b[24..36]]
-            .iter()
-            .all(|group| group.iter().fold(true, |ok, &c| ok & HEX[c as usize]))
+    const WANT: [u8; 36] = {
+        let mut w = [1; 36];
+        w[8] = 2;
+        w[13] = 2;
+        w[18] = 2;
+        w[23] = 2;
+        w
+    };
+    let Ok(b) = <&[u8; 36]>::try_from(s.as_bytes()) else { return false };
+    let mut bad = 0;
+    for i in 0..36 {
+        bad |= CLASS[b[i] as usize] ^ WANT[i];
+    }
+    bad == 0
 }
 
 /// A byte class as a lookup table: alphanumerics plus `extra`.
@@ -1055,6 +1067,20 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
     }
 }
 
+fn is_trait_value(v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Bool(_) | Value::Array(_))
+}
+
+/// Whether every value of an object or array passes `ok`: the common case,
+/// settled without listing keys in JavaScript order.
+fn all_values(v: &Value, ok: impl Fn(&Value) -> bool) -> bool {
+    match v {
+        Value::Object(o) => o.values().all(ok),
+        Value::Array(a) => a.iter().all(ok),
+        _ => true,
+    }
+}
+
 /// `(key, value)` pairs of an object or array, in JavaScript key order.
 fn entries(v: &Value) -> Vec<(Cow<'_, str>, &Value)> {
     match v {
@@ -1187,11 +1213,14 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
             ));
             continue;
         }
+        // Node throws on some non-strings (null, 16-element arrays); all
+        // non-strings are invalid here.
+        let valid = |platform: &Value| matches!(platform, Value::String(s) if is_platform_version(s));
+        if all_values(platforms, valid) {
+            continue;
+        }
         for (sdc_version, platform) in entries(platforms) {
-            // Node throws on some non-strings (null, 16-element arrays); all
-            // non-strings are invalid here.
-            let ok = matches!(platform, Value::String(s) if is_platform_version(s));
-            if !ok {
+            if !valid(platform) {
                 errs.push(FieldError::invalid_msg(
                     field,
                     format!(
