@@ -551,10 +551,6 @@ fn check_os(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize)
     check_enum(errs, m, f::OS, VALID_OSES)
 }
 
-fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    check_zvol_only_string(errs, m, i)
-}
-
 fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
@@ -978,7 +974,8 @@ fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str])
     }
 }
 
-fn check_zvol_only_string(errs: &mut Vec<FieldError>, m: &Present, i: usize) {
+/// `nic_driver`, `disk_driver`, `cpu_type`: a string, only on zvol images.
+fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
     let field = FIELDS[i];
     match m.get(i) {
         None => {
