@@ -789,35 +789,30 @@ fn is_zvol(m: &Present) -> bool {
 
 /// `/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/`
 pub fn is_uuid(s: &str) -> bool {
-    // Each byte's class (1 hex digit, 2 dash, 0 other) must be the class
-    // its position wants; checked without branches.
-    const CLASS: [u8; 256] = {
-        let mut t = [0; 256];
-        let mut c = 0;
-        while c < 256 {
-            t[c] = match c as u8 {
-                b'0'..=b'9' | b'a'..=b'f' => 1,
-                b'-' => 2,
-                _ => 0,
-            };
-            c += 1;
-        }
-        t
-    };
-    const WANT: [u8; 36] = {
-        let mut w = [1; 36];
-        w[8] = 2;
-        w[13] = 2;
-        w[18] = 2;
-        w[23] = 2;
-        w
-    };
     let Ok(b) = <&[u8; 36]>::try_from(s.as_bytes()) else { return false };
-    let mut bad = 0;
-    for i in 0..36 {
-        bad |= CLASS[b[i] as usize] ^ WANT[i];
-    }
-    bad == 0
+    let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    let half = |i: usize| u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes")));
+    // The 32 hex digits as four words: 0..8, 9..13 + 14..18, 19..23 + 24..28, 28..36.
+    b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && all_lower_hex(word(0))
+        && all_lower_hex(half(9) | half(14) << 32)
+        && all_lower_hex(half(19) | half(24) << 32)
+        && all_lower_hex(word(28))
+}
+
+/// Whether all eight bytes of `x` are `0-9` or `a-f`, eight at a time.
+#[inline]
+fn all_lower_hex(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For bytes below 0x80: the high bit of each byte is set where it is >= n.
+    let at_least = |n: u8| ((x | HIGH) - ONES * u64::from(n)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    x & HIGH == 0 && (digit | letter) == HIGH
 }
 
 /// A byte class as a lookup table: alphanumerics plus `extra`.

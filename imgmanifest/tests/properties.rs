@@ -121,6 +121,21 @@ proptest! {
         prop_assert_eq!(errors_for(&m, "uuid", &Options::new(Mode::Minimal)).len(), 1);
     }
 
+    /// The UUID check agrees with the regex, character by character, for a
+    /// UUID with any one character replaced (the SWAR check's edges: `/`,
+    /// `:`, `` ` ``, `g`, upper case, bytes above 0x7f).
+    #[test]
+    fn uuid_check_is_the_regex(hex in "[0-9a-f]{32}", at in 0usize..36, c in prop_oneof![
+        prop::sample::select(vec!['/', '0', '9', ':', '`', 'a', 'f', 'g', 'A', 'F', '-', '\u{80}', '\u{e9}', '\0']),
+        any::<char>(),
+    ]) {
+        let u = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+        let s: String = u.chars().enumerate().map(|(i, d)| if i == at { c } else { d }).collect();
+        let regex = s.chars().count() == 36
+            && s.chars().enumerate().all(|(i, d)| if [8, 13, 18, 23].contains(&i) { d == '-' } else { matches!(d, '0'..='9' | 'a'..='f') });
+        prop_assert_eq!(imgmanifest::validate::is_uuid(&s), regex, "{}", s);
+    }
+
     /// published_at: `YYYY-MM-DDTHH:MM:SS(.SSS)Z` and nothing else.
     #[test]
     fn published_at_rule(d in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z", junk in "[^0-9]") {
