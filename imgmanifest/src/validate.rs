@@ -576,26 +576,14 @@ fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i:
 }
 
 fn check_channels(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usize) {
-    let value = m.slots[i];
-    match value {
+    match m.slots[i] {
         None => errs.push(FieldError::missing("channels")),
         // Node throws here in minimal mode (no options object).
         Some(_) if !opts.channels_configured() => errs.push(FieldError::invalid_msg(
             "channels",
             "channels is invalid with an IMGAPI not configured for channels",
         )),
-        Some(Value::Array(items)) => {
-            for c in items.iter().filter(|c| !c.is_string()) {
-                errs.push(FieldError::invalid_msg(
-                    "channels",
-                    format!("invalid image \"channels\" entry: {}", js::json_stringify(c)),
-                ));
-            }
-        }
-        Some(v) => errs.push(FieldError::invalid_msg(
-            "channels",
-            format!("invalid image \"channels\" (not an array): {}", js::json_stringify(v)),
-        )),
+        Some(v) => check_array(errs, "channels", v, Value::is_string, js::json_stringify),
     }
 }
 
@@ -643,46 +631,17 @@ fn check_acl(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize)
 }
 
 fn check_users(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let value = m.slots[i];
-    match value {
+    match m.slots[i] {
         None => errs.push(FieldError::missing("users")),
-        Some(Value::Array(users)) => {
-            for u in users {
-                let ok = matches!(u, Value::Object(o) if o.len() == 1 && o.keys().all(|k| k == "name"));
-                if !ok {
-                    errs.push(FieldError::invalid_msg(
-                        "users",
-                        format!("invalid image \"users\" entry: {}", js::json_stringify(u)),
-                    ));
-                }
-            }
-        }
-        Some(v) => errs.push(FieldError::invalid_msg(
-            "users",
-            format!("invalid image \"users\" (not an array): {}", js::json_stringify(v)),
-        )),
+        Some(v) => check_array(errs, "users", v, is_user, js::json_stringify),
     }
 }
 
 fn check_billing_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let value = m.slots[i];
-    match value {
+    let is_tag = |t: &Value| matches!(t, Value::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
+    match m.slots[i] {
         None => errs.push(FieldError::missing("billing_tags")),
-        Some(Value::Array(tags)) => {
-            for t in tags {
-                let ok = matches!(t, Value::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
-                if !ok {
-                    errs.push(FieldError::invalid_msg(
-                        "billing_tags",
-                        format!("invalid image \"billing_tags\" entry : {}", js::format_s(t)),
-                    ));
-                }
-            }
-        }
-        Some(v) => errs.push(FieldError::invalid_msg(
-            "billing_tags",
-            format!("invalid image \"billing_tags\" (not an array): {}", js::format_s(v)),
-        )),
+        Some(v) => check_array(errs, "billing_tags", v, is_tag, js::format_s),
     }
 }
 
@@ -735,8 +694,7 @@ fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize
 }
 
 fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let value = m.slots[i];
-    match value {
+    match m.slots[i] {
         None => errs.push(FieldError::missing("inherited_directories")),
         Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
             "inherited_directories",
@@ -745,18 +703,33 @@ fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &
                 js::json_stringify(v)
             ),
         )),
-        Some(Value::Array(dirs)) => {
-            for d in dirs.iter().filter(|d| !d.is_string()) {
-                errs.push(FieldError::invalid_msg(
-                    "inherited_directories",
-                    format!("invalid image \"inherited_directories\" entry: {}", js::json_stringify(d)),
-                ));
-            }
-        }
-        Some(v) => errs.push(FieldError::invalid_msg(
-            "inherited_directories",
-            format!("invalid image \"inherited_directories\" (not an array): {}", js::json_stringify(v)),
-        )),
+        Some(v) => check_array(errs, "inherited_directories", v, Value::is_string, js::json_stringify),
+    }
+}
+
+/// `{"name": ...}` and nothing else.
+fn is_user(u: &Value) -> bool {
+    matches!(u, Value::Object(o) if o.len() == 1 && o.keys().all(|k| k == "name"))
+}
+
+/// An array whose entries must each pass `entry_ok`, with Node's messages:
+/// `invalid image "<field>" entry: <entry>` for each bad entry (`entry :`
+/// for billing_tags, as Node has it), or `invalid image "<field>" (not an
+/// array): <value>`; `show` prints values as Node's `%j` or `%s` does.
+fn check_array(
+    errs: &mut Vec<FieldError>,
+    field: &'static str,
+    value: &Value,
+    entry_ok: impl Fn(&Value) -> bool,
+    show: fn(&Value) -> String,
+) {
+    let Value::Array(items) = value else {
+        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" (not an array): {}", show(value))));
+        return;
+    };
+    let entry = if field == "billing_tags" { "entry :" } else { "entry:" };
+    for item in items.iter().filter(|item| !entry_ok(item)) {
+        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" {entry} {}", show(item))));
     }
 }
 
