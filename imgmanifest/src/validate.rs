@@ -429,34 +429,22 @@ fn check_urn(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize)
     }
 }
 
+/// Node's messages for characters outside the name and version rules.
+const NAME_CHARSET_MESSAGE: &str = concat!(
+    "image name has invalid characters (only alpha-numeric characters and ",
+    "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
+);
+const VERSION_CHARSET_MESSAGE: &str = concat!(
+    "image version has invalid characters (only alpha-numeric characters and ",
+    "\".\", \"-\", \"_\" and \"/\" are allowed)"
+);
+
 fn check_name(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let value = m.slots[i];
-    check_name_like(
-        errs,
-        value,
-        "name",
-        MAX_NAME_LENGTH,
-        is_name,
-        concat!(
-            "image name has invalid characters (only alpha-numeric characters and ",
-            "\" \", \".\", \"-\", \"_\" and \"/\" are allowed)"
-        ),
-    )
+    check_name_like(errs, m.slots[i], "name", MAX_NAME_LENGTH, is_name, NAME_CHARSET_MESSAGE)
 }
 
 fn check_version(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let value = m.slots[i];
-    check_name_like(
-        errs,
-        value,
-        "version",
-        MAX_VERSION_LENGTH,
-        is_version,
-        concat!(
-            "image version has invalid characters (only alpha-numeric characters and ",
-            "\".\", \"-\", \"_\" and \"/\" are allowed)"
-        ),
-    )
+    check_name_like(errs, m.slots[i], "version", MAX_VERSION_LENGTH, is_version, VERSION_CHARSET_MESSAGE)
 }
 
 fn check_description(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
