@@ -3,7 +3,7 @@
 //! and the ratio. Each "manifest" is one manifest validated in all six
 //! modes (minimal, dc, public, private, and the last two with channels),
 //! timed inside each process so process start-up is not counted, and
-//! Node's after a warm-up round.
+//! both after an untimed warm-up round.
 //!
 //!     cargo bench -p imgmanifest --bench validate_vs_node
 
@@ -60,8 +60,8 @@ fn compare(manifests: &[serde_json::Value]) -> (f64, f64) {
     // hits both; each keeps its best time. Node's is after an untimed warm-up
     // round in the same process (its JIT); Rust's too (caches).
     let (mut rust_best, mut node_best, mut node_count) = (f64::MAX, f64::MAX, 0.0);
+    // Errors found are summed, so that the work cannot be optimized away.
     let mut errors = 0usize;
-    // Errors found, so that the work cannot be optimized away.
     let round = || -> usize { manifests.iter().flat_map(|m| modes.iter().map(|o| validate(m, o).len())).sum() };
     for _ in 0..TRIALS {
         errors += round(); // warm-up, untimed, as Node's

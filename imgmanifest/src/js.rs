@@ -59,13 +59,7 @@ pub fn json_utf16_len(v: &Value) -> usize {
                 + m.iter().map(|(k, v)| string_json_len(k) + 1 + json_utf16_len(v)).sum::<usize>()
         }
         Value::Null => 4,
-        Value::Bool(b) => {
-            if *b {
-                4
-            } else {
-                5
-            }
-        }
+        Value::Bool(b) => 4 + usize::from(!*b), // true, false
         // Integers (the usual tag value) by their digits, others as printed.
         Value::Number(n) => match n.as_u64() {
             Some(u) if u < (1u64 << 53) => decimal_digits(u),
