@@ -355,41 +355,41 @@ pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
 /// for its own work.
 type Check = fn(&mut Vec<FieldError>, &Present, &Options, usize);
 
-/// The validator of each field of [`FIELDS`], by position.
+/// The validator of each field of [`FIELDS`], by position (the same order).
 const CHECKS: [Check; FIELDS.len()] = [
-    check_v,
-    check_uuid_like,
-    check_urn,
-    check_uuid_like,
-    check_name,
-    check_version,
-    check_description,
-    check_homepage,
-    check_eula,
-    check_flag,
-    check_flag,
-    check_published_at,
-    check_state,
-    check_public,
-    check_type,
-    check_os,
-    check_uuid_like,
-    check_error,
-    check_files,
-    check_boolean,
-    check_acl,
-    check_requirements,
-    check_users,
-    check_billing_tags,
-    check_traits,
-    check_tags,
-    check_boolean,
-    check_inherited_directories,
-    check_zvol_only,
-    check_zvol_only,
-    check_zvol_only,
-    check_image_size,
-    check_channels,
+    check_v,                     // v
+    check_uuid_like,             // uuid
+    check_urn,                   // urn
+    check_uuid_like,             // owner
+    check_name,                  // name
+    check_version,               // version
+    check_description,           // description
+    check_homepage,              // homepage
+    check_eula,                  // eula
+    check_flag,                  // disabled
+    check_flag,                  // activated
+    check_published_at,          // published_at
+    check_state,                 // state
+    check_public,                // public
+    check_type,                  // type
+    check_os,                    // os
+    check_uuid_like,             // origin
+    check_error,                 // error
+    check_files,                 // files
+    check_boolean,               // icon
+    check_acl,                   // acl
+    check_requirements,          // requirements
+    check_users,                 // users
+    check_billing_tags,          // billing_tags
+    check_traits,                // traits
+    check_tags,                  // tags
+    check_boolean,               // generate_passwords
+    check_inherited_directories, // inherited_directories
+    check_zvol_only,             // nic_driver
+    check_zvol_only,             // disk_driver
+    check_zvol_only,             // cpu_type
+    check_image_size,            // image_size
+    check_channels,              // channels
 ];
 
 #[inline]
