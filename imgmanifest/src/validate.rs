@@ -289,7 +289,9 @@ const fn mask(fields: &[usize]) -> u64 {
 /// uses SipHash, which dominated validation time).
 struct Present<'a> {
     slots: [Option<&'a Value>; FIELDS.len()],
-    /// The positions in `slots` that are set.
+    /// The positions in `slots` that are set. Derivable from `slots`, but
+    /// kept so that the optional fields present are found by bit scanning
+    /// instead of a pass over all 33 slots on every validation.
     mask: u64,
     has_unknown_keys: bool,
 }
