@@ -6,30 +6,72 @@
 //! UTF-16 code units, `Object.keys` order, and `util.format`'s `%s` and `%j`.
 //! To give the same verdicts and messages we reproduce exactly those
 //! operations here, and nothing more.
+//!
+//! They apply to any [`JsonValue`]: serde_json's `Value`, and the compact
+//! [`Json`](crate::Json) the validator reads.
 
-use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Number, Value};
+
+/// A JSON value as the operations here see it.
+pub trait JsonValue: Sized {
+    /// What the value is, with its contents for strings and arrays.
+    fn kind(&self) -> Kind<'_, Self>;
+    /// An object's members in insertion order; nothing for other values.
+    fn members(&self) -> impl Iterator<Item = (&str, &Self)>;
+}
+
+/// The six JSON types; objects carry their length (see [`JsonValue::members`]).
+pub enum Kind<'a, V> {
+    Null,
+    Bool(bool),
+    Number(&'a Number),
+    String(&'a str),
+    Array(&'a [V]),
+    Object(usize),
+}
+
+impl JsonValue for Value {
+    #[inline]
+    fn kind(&self) -> Kind<'_, Self> {
+        match self {
+            Value::Null => Kind::Null,
+            Value::Bool(b) => Kind::Bool(*b),
+            Value::Number(n) => Kind::Number(n),
+            Value::String(s) => Kind::String(s),
+            Value::Array(a) => Kind::Array(a),
+            Value::Object(m) => Kind::Object(m.len()),
+        }
+    }
+
+    fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
+        self.as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), v))
+    }
+}
 
 /// JavaScript truthiness (`if (x)`), for a JSON value.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => {
+pub fn truthy(v: &impl JsonValue) -> bool {
+    match v.kind() {
+        Kind::Null => false,
+        Kind::Bool(b) => b,
+        Kind::Number(n) => {
             let f = to_f64(n);
             f != 0.0 && !f.is_nan()
         }
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
+        Kind::String(s) => !s.is_empty(),
+        Kind::Array(_) | Kind::Object(_) => true,
     }
 }
 
 /// `typeof x` for a JSON value (`null` and arrays are `"object"`).
-pub fn type_of(v: &Value) -> &'static str {
-    match v {
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Null | Value::Array(_) | Value::Object(_) => "object",
+pub fn type_of(v: &impl JsonValue) -> &'static str {
+    match v.kind() {
+        Kind::Bool(_) => "boolean",
+        Kind::Number(_) => "number",
+        Kind::String(_) => "string",
+        Kind::Null | Kind::Array(_) | Kind::Object(_) => "object",
     }
 }
 
@@ -50,18 +92,18 @@ pub fn utf16_len(s: &str) -> usize {
 }
 
 /// `JSON.stringify(v).length` without building the string.
-pub fn json_utf16_len(v: &Value) -> usize {
-    match v {
-        Value::String(s) => string_json_len(s),
-        Value::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(json_utf16_len).sum::<usize>(),
-        Value::Object(m) => {
-            2 + m.len().saturating_sub(1)
-                + m.iter().map(|(k, v)| string_json_len(k) + 1 + json_utf16_len(v)).sum::<usize>()
+pub fn json_utf16_len<V: JsonValue>(v: &V) -> usize {
+    match v.kind() {
+        Kind::String(s) => string_json_len(s),
+        Kind::Array(a) => 2 + a.len().saturating_sub(1) + a.iter().map(json_utf16_len).sum::<usize>(),
+        Kind::Object(len) => {
+            2 + len.saturating_sub(1)
+                + v.members().map(|(k, v)| string_json_len(k) + 1 + json_utf16_len(v)).sum::<usize>()
         }
-        Value::Null => 4,
-        Value::Bool(b) => 4 + usize::from(!*b), // true, false
+        Kind::Null => 4,
+        Kind::Bool(b) => 4 + usize::from(!b), // true, false
         // Integers (the usual tag value) by their digits, others as printed.
-        Value::Number(n) => match n.as_u64() {
+        Kind::Number(n) => match n.as_u64() {
             Some(u) if u < (1u64 << 53) => decimal_digits(u),
             _ => json_stringify(v).len(),
         },
@@ -88,8 +130,21 @@ fn string_json_len(s: &str) -> usize {
         let control = u16::from(b < 0x20);
         quoted + short + 5 * (control - short)
     };
-    let escapes: usize = s.as_bytes().chunks(4096).map(|c| usize::from(c.iter().map(|&b| extra(b)).sum::<u16>())).sum();
+    let escapes = if count_escaped(s.as_bytes()) == 0 {
+        0
+    } else {
+        s.as_bytes().chunks(4096).map(|c| usize::from(c.iter().map(|&b| extra(b)).sum::<u16>())).sum()
+    };
     utf16_len(s) + 2 + escapes
+}
+
+/// How many bytes JSON escapes (`"`, `\`, control characters): most
+/// strings have none, and this count settles that four times faster than
+/// the exact sum above. Byte counters over 224-byte chunks (a multiple of
+/// the vector width, below 256) vectorize without a scalar tail.
+fn count_escaped(b: &[u8]) -> usize {
+    let escaped = |c: u8| u8::from((c < 0x20) | (c == b'"') | (c == b'\\'));
+    b.chunks(224).map(|c| usize::from(c.iter().map(|&c| escaped(c)).sum::<u8>())).sum()
 }
 
 /// Whether a key is an "array index" (a canonical decimal below 2^32 - 1),
@@ -104,50 +159,45 @@ fn array_index(key: &str) -> Option<u32> {
     key.parse::<u32>().ok().filter(|&i| i != u32::MAX)
 }
 
-/// Whether any key is array-index-like; if none, `Object.keys` order is
-/// plain insertion order.
-pub fn has_index_keys(map: &Map<String, Value>) -> bool {
-    map.keys().any(|k| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some())
+/// Whether an object has an array-index-like key; if not, `Object.keys`
+/// order is plain insertion order.
+pub fn has_index_keys(v: &impl JsonValue) -> bool {
+    v.members().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some())
 }
 
-/// `Object.keys(obj)` order: array-index keys ascending, then the others in
-/// insertion order.
-pub fn keys(map: &Map<String, Value>) -> Vec<&String> {
-    let mut indices: Vec<(u32, &String)> = map.keys().filter_map(|k| array_index(k).map(|i| (i, k))).collect();
+/// An object's members in `Object.keys` order: array-index keys ascending,
+/// then the others in insertion order.
+pub fn members_in_key_order<V: JsonValue>(v: &V) -> Vec<(&str, &V)> {
+    if !has_index_keys(v) {
+        return v.members().collect();
+    }
+    let mut indices: Vec<(u32, (&str, &V))> = v.members().filter_map(|m| array_index(m.0).map(|i| (i, m))).collect();
     indices.sort_by_key(|(i, _)| *i);
-    let mut out: Vec<&String> = indices.into_iter().map(|(_, k)| k).collect();
-    out.extend(map.keys().filter(|k| array_index(k).is_none()));
+    let mut out: Vec<(&str, &V)> = indices.into_iter().map(|(_, m)| m).collect();
+    out.extend(v.members().filter(|(k, _)| array_index(k).is_none()));
     out
 }
 
 /// `Object.keys(v)` for any value: object keys, array indices, string
 /// indices (one per UTF-16 unit); nothing for numbers and booleans.
 /// `None` where JavaScript throws (`null`).
-pub fn keys_of_any(v: &Value) -> Option<Vec<String>> {
-    match v {
-        Value::Null => None,
-        Value::Object(m) => Some(keys(m).into_iter().cloned().collect()),
-        Value::Array(a) => Some((0..a.len()).map(|i| i.to_string()).collect()),
-        Value::String(s) => Some((0..utf16_len(s)).map(|i| i.to_string()).collect()),
-        Value::Bool(_) | Value::Number(_) => Some(Vec::new()),
+pub fn keys_of_any(v: &impl JsonValue) -> Option<Vec<String>> {
+    match v.kind() {
+        Kind::Null => None,
+        Kind::Object(_) => Some(members_in_key_order(v).into_iter().map(|(k, _)| k.to_string()).collect()),
+        Kind::Array(a) => Some((0..a.len()).map(|i| i.to_string()).collect()),
+        Kind::String(s) => Some((0..utf16_len(s)).map(|i| i.to_string()).collect()),
+        Kind::Bool(_) | Kind::Number(_) => Some(Vec::new()),
     }
 }
 
-/// Property access `v[key]` as JavaScript does it for own properties of
-/// JSON values: object members, array elements and `length`, string
-/// `length`. Anything else is `undefined` (`None`).
-pub fn get<'a>(v: &'a Value, key: &str) -> Option<std::borrow::Cow<'a, Value>> {
-    use std::borrow::Cow;
-    match v {
-        Value::Object(m) => m.get(key).map(Cow::Borrowed),
-        Value::Array(a) => {
-            if key == "length" {
-                Some(Cow::Owned(Value::from(a.len())))
-            } else {
-                array_index(key).and_then(|i| a.get(i as usize)).map(Cow::Borrowed)
-            }
-        }
-        Value::String(s) if key == "length" => Some(Cow::Owned(Value::from(utf16_len(s)))),
+/// `Number(v.length)`, where `v.length` is undefined for anything but a
+/// string, an array, or an object with a `length` member (`None`).
+pub fn length(v: &impl JsonValue) -> Option<f64> {
+    match v.kind() {
+        Kind::String(s) => Some(utf16_len(s) as f64),
+        Kind::Array(a) => Some(a.len() as f64),
+        Kind::Object(_) => v.members().filter(|(k, _)| *k == "length").last().map(|(_, len)| to_number(len)),
         _ => None,
     }
 }
@@ -206,6 +256,15 @@ pub fn number_to_string(f: f64) -> String {
     format!("{sign}{body}")
 }
 
+/// `String(n)` for a JSON number, written without an intermediate string
+/// for the usual integers.
+fn write_number(n: &Number, out: &mut impl fmt::Write) -> fmt::Result {
+    match n.as_i64() {
+        Some(i) if i.unsigned_abs() < (1u64 << 53) => write!(out, "{i}"),
+        _ => out.write_str(&json_number_to_string(n)),
+    }
+}
+
 fn json_number_to_string(n: &Number) -> String {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() < (1u64 << 53) {
@@ -221,31 +280,33 @@ fn json_number_to_string(n: &Number) -> String {
 }
 
 /// `String(v)`, borrowing when `v` is already a string.
-pub fn string_of(v: &Value) -> std::borrow::Cow<'_, str> {
-    match v {
-        Value::String(s) => std::borrow::Cow::Borrowed(s),
-        other => std::borrow::Cow::Owned(to_string(other)),
+pub fn string_of(v: &impl JsonValue) -> Cow<'_, str> {
+    match v.kind() {
+        Kind::String(s) => Cow::Borrowed(s),
+        _ => Cow::Owned(to_string(v)),
     }
 }
 
 /// A manifest field as text for messages and file names: `String(v)`, or
 /// empty when the field is absent.
-pub fn text(v: Option<&Value>) -> String {
+pub fn text(v: Option<&impl JsonValue>) -> String {
     v.map(to_string).unwrap_or_default()
 }
 
 /// `String(v)`.
-pub fn to_string(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => json_number_to_string(n),
-        Value::String(s) => s.clone(),
+pub fn to_string(v: &impl JsonValue) -> String {
+    match v.kind() {
+        Kind::Null => "null".into(),
+        Kind::Bool(b) => b.to_string(),
+        Kind::Number(n) => json_number_to_string(n),
+        Kind::String(s) => s.to_string(),
         // Array.prototype.join: null and undefined elements become "".
-        Value::Array(a) => {
-            a.iter().map(|e| if e.is_null() { String::new() } else { to_string(e) }).collect::<Vec<_>>().join(",")
-        }
-        Value::Object(_) => "[object Object]".into(),
+        Kind::Array(a) => a
+            .iter()
+            .map(|e| if matches!(e.kind(), Kind::Null) { String::new() } else { to_string(e) })
+            .collect::<Vec<_>>()
+            .join(","),
+        Kind::Object(_) => "[object Object]".into(),
     }
 }
 
@@ -329,99 +390,121 @@ fn is_decimal_literal(s: &str) -> bool {
 }
 
 /// `Number(v)`.
-pub fn to_number(v: &Value) -> f64 {
-    match v {
-        Value::Null => 0.0,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Number(n) => to_f64(n),
-        Value::String(s) => string_to_number(s),
-        Value::Array(_) | Value::Object(_) => string_to_number(&to_string(v)),
+pub fn to_number(v: &impl JsonValue) -> f64 {
+    match v.kind() {
+        Kind::Null => 0.0,
+        Kind::Bool(b) => f64::from(u8::from(b)),
+        Kind::Number(n) => to_f64(n),
+        Kind::String(s) => string_to_number(s),
+        Kind::Array(_) | Kind::Object(_) => string_to_number(&to_string(v)),
     }
 }
 
 /// `JSON.stringify(v)`, as `util.format('%j')` prints it.
-pub fn json_stringify(v: &Value) -> String {
-    let mut out = String::new();
-    write_json(v, &mut out);
-    out
+pub fn json_stringify(v: &impl JsonValue) -> String {
+    Stringify(v).to_string()
 }
 
-fn write_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let f = to_f64(n);
-            if f.is_finite() {
-                out.push_str(&json_number_to_string(n))
-            } else {
-                out.push_str("null")
-            }
-        }
-        Value::String(s) => write_json_string(s, out),
-        Value::Array(a) => {
-            out.push('[');
+/// [`json_stringify`] as a `Display`, to write it straight into a message.
+pub struct Stringify<'a, V>(pub &'a V);
+
+impl<V: JsonValue> fmt::Display for Stringify<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_json(self.0, f)
+    }
+}
+
+fn write_json(v: &impl JsonValue, out: &mut impl fmt::Write) -> fmt::Result {
+    match v.kind() {
+        Kind::Null => out.write_str("null"),
+        Kind::Bool(b) => out.write_str(if b { "true" } else { "false" }),
+        Kind::Number(n) if !to_f64(n).is_finite() => out.write_str("null"),
+        Kind::Number(n) => write_number(n, out),
+        Kind::String(s) => write_json_string(s, out),
+        Kind::Array(a) => {
+            out.write_char('[')?;
             for (i, e) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_char(',')?;
                 }
-                write_json(e, out);
+                write_json(e, out)?;
             }
-            out.push(']');
+            out.write_char(']')
         }
-        Value::Object(m) => {
-            out.push('{');
-            for (i, k) in keys(m).into_iter().enumerate() {
+        Kind::Object(_) => {
+            out.write_char('{')?;
+            for (i, (k, member)) in members_in_key_order(v).into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.write_char(',')?;
                 }
-                write_json_string(k, out);
-                out.push(':');
-                write_json(&m[k.as_str()], out);
+                write_json_string(k, out)?;
+                out.write_char(':')?;
+                write_json(member, out)?;
             }
-            out.push('}');
+            out.write_char('}')
         }
     }
 }
 
-fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+fn write_json_string(s: &str, out: &mut impl fmt::Write) -> fmt::Result {
+    out.write_char('"')?;
+    // Everything JSON escapes is ASCII: copy the runs between escapes whole.
+    let mut run_start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.write_str(&s[run_start..i])?;
+        if escape.is_empty() {
+            write!(out, "\\u{b:04x}")?;
+        } else {
+            out.write_str(escape)?;
         }
+        run_start = i + 1;
     }
-    out.push('"');
+    out.write_str(&s[run_start..])?;
+    out.write_char('"')
 }
 
 /// What `util.format('%s', v)` prints in Node 20: strings as they are,
 /// numbers via `String` except `-0`, objects and arrays through
 /// `util.inspect` with depth 0.
-pub fn format_s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => "-0".into(),
-        Value::Array(_) | Value::Object(_) => inspect(v, 0),
-        _ => to_string(v),
+pub fn format_s(v: &impl JsonValue) -> String {
+    FormatS(v).to_string()
+}
+
+/// [`format_s`] as a `Display`, to write it straight into a message.
+pub struct FormatS<'a, V>(pub &'a V);
+
+impl<V: JsonValue> fmt::Display for FormatS<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        match v.kind() {
+            Kind::String(s) => f.write_str(s),
+            Kind::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => f.write_str("-0"),
+            Kind::Number(n) => write_number(n, f),
+            Kind::Array(_) | Kind::Object(_) => f.write_str(&inspect(v, 0)),
+            _ => f.write_str(&to_string(v)),
+        }
     }
 }
 
 /// Node's `util.inspect(v, {depth: 0, compact: 3, breakLength: 80})` for the
 /// shapes JSON can produce. Arrays of more than six entries are laid out in
 /// columns by Node; we print them one a line, which is the only difference.
-fn inspect(v: &Value, level: usize) -> String {
-    match v {
-        Value::String(s) => inspect_string(s),
-        Value::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => "-0".into(),
-        Value::Array(a) => {
+fn inspect(v: &impl JsonValue, level: usize) -> String {
+    match v.kind() {
+        Kind::String(s) => inspect_string(s),
+        Kind::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => "-0".into(),
+        Kind::Array(a) => {
             if a.is_empty() {
                 return "[]".into();
             }
@@ -435,16 +518,16 @@ fn inspect(v: &Value, level: usize) -> String {
             }
             braces(entries, "[", "]")
         }
-        Value::Object(m) => {
-            if m.is_empty() {
+        Kind::Object(len) => {
+            if len == 0 {
                 return "{}".into();
             }
             if level > 0 {
                 return "[Object]".into();
             }
-            let entries = keys(m)
+            let entries = members_in_key_order(v)
                 .into_iter()
-                .map(|k| format!("{}: {}", inspect_key(k), inspect(&m[k.as_str()], level + 1)))
+                .map(|(k, member)| format!("{}: {}", inspect_key(k), inspect(member, level + 1)))
                 .collect();
             braces(entries, "{", "}")
         }
@@ -546,8 +629,8 @@ mod tests {
         assert_eq!(to_string(&json!([1, null, [2, 3], "a"])), "1,,2,3,a");
         assert_eq!(to_string(&json!({"a": 1})), "[object Object]");
         let v = json!({"b": 1, "10": 2, "2": 3, "a": 4, "01": 5});
-        let m = v.as_object().unwrap();
-        assert_eq!(keys(m), vec!["2", "10", "b", "a", "01"]);
+        let keys: Vec<&str> = members_in_key_order(&v).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec!["2", "10", "b", "a", "01"]);
         assert_eq!(json_stringify(&v), r#"{"2":3,"10":2,"b":1,"a":4,"01":5}"#);
     }
 

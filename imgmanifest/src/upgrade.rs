@@ -62,7 +62,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
     if !is_uuid(&uuid) {
         return Err(UpgradeError::BadUuid(uuid));
     }
-    let creator = old.get("creator_uuid").filter(|v| js::truthy(v)).cloned();
+    let creator = old.get("creator_uuid").filter(|v| js::truthy(*v)).cloned();
     let Some(creator) = creator else {
         return Err(UpgradeError::NoCreatorUuid);
     };
@@ -76,7 +76,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
         m.shift_remove(k);
     }
 
-    match m.get("restricted_to_uuid").filter(|v| js::truthy(v)).cloned() {
+    match m.get("restricted_to_uuid").filter(|v| js::truthy(*v)).cloned() {
         Some(restricted) => {
             if m.contains_key("public") {
                 return Err(UpgradeError::RestrictedAndPublic);
@@ -96,12 +96,12 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
     m.insert("state".into(), Value::String(if disabled { "disabled" } else { "active" }.into()));
 
     if !m.get("published_at").is_some_and(js::truthy) {
-        if let Some(created) = m.get("created_at").filter(|v| js::truthy(v)).cloned() {
+        if let Some(created) = m.get("created_at").filter(|v| js::truthy(*v)).cloned() {
             m.insert("published_at".into(), created);
         }
     }
     // "YYYY-MM-DDTHH:MMZ" anywhere in it: add ":00" seconds.
-    if let Some(p) = m.get("published_at").filter(|v| js::truthy(v)) {
+    if let Some(p) = m.get("published_at").filter(|v| js::truthy(*v)) {
         if has_minutes_only_date(&js::to_string(p)) {
             let fixed = match p {
                 Value::String(s) => {
@@ -115,7 +115,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
         }
     }
 
-    if let Some(files) = m.get_mut("files").filter(|v| js::truthy(v)) {
+    if let Some(files) = m.get_mut("files").filter(|v| js::truthy(*v)) {
         let Value::Array(files) = files else {
             return Err(UpgradeError::BadFiles);
         };
@@ -124,8 +124,11 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
                 return Err(UpgradeError::BadFiles);
             };
             if !f.get("compression").is_some_and(js::truthy) {
-                let name =
-                    f.get("path").filter(|v| js::truthy(v)).or_else(|| f.get("url")).ok_or(UpgradeError::NoFileName)?;
+                let name = f
+                    .get("path")
+                    .filter(|v| js::truthy(*v))
+                    .or_else(|| f.get("url"))
+                    .ok_or(UpgradeError::NoFileName)?;
                 let Value::String(name) = name else {
                     return Err(UpgradeError::NoFileName);
                 };
@@ -141,7 +144,7 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
         }
     }
 
-    if let Some(size) = m.get("image_size").filter(|v| js::truthy(v)) {
+    if let Some(size) = m.get("image_size").filter(|v| js::truthy(*v)) {
         let n = js::to_number(size);
         let n = serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null);
         m.insert("image_size".into(), normalize_number(n));

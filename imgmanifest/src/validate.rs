@@ -11,9 +11,10 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::js;
+use crate::json::{key_id as f, known_key_id, Json, Key, Member, FIRST_FILE_FIELD, FIRST_REQUIREMENT, KNOWN_KEYS};
 
 /// Which IMGAPI rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,41 +114,7 @@ impl fmt::Display for FieldError {
 
 /// Every manifest field IMGAPI knows, in the order Node validates optional
 /// fields (its `fields` table).
-pub const FIELDS: &[&str] = &[
-    "v",
-    "uuid",
-    "urn",
-    "owner",
-    "name",
-    "version",
-    "description",
-    "homepage",
-    "eula",
-    "disabled",
-    "activated",
-    "published_at",
-    "state",
-    "public",
-    "type",
-    "os",
-    "origin",
-    "error",
-    "files",
-    "icon",
-    "acl",
-    "requirements",
-    "users",
-    "billing_tags",
-    "traits",
-    "tags",
-    "generate_passwords",
-    "inherited_directories",
-    "nic_driver",
-    "disk_driver",
-    "cpu_type",
-    "image_size",
-    "channels",
-];
+pub const FIELDS: &[&str] = KNOWN_KEYS.as_slice().split_at(FIRST_REQUIREMENT).0;
 
 const MINIMAL_REQUIRED: &[usize] = &[f::V, f::UUID, f::NAME, f::VERSION, f::TYPE, f::OS];
 
@@ -192,85 +159,8 @@ pub const VALID_STATES: &[&str] = &["active", "unactivated", "disabled", "failed
 pub const VALID_FILE_COMPRESSIONS: &[&str] = &["gzip", "bzip2", "xz", "none"];
 const VALID_BOOTROMS: &[&str] = &["bios", "uefi"];
 
-/// Positions of the fields in [`FIELDS`].
-mod f {
-    pub const V: usize = 0;
-    pub const UUID: usize = 1;
-    pub const URN: usize = 2;
-    pub const OWNER: usize = 3;
-    pub const NAME: usize = 4;
-    pub const VERSION: usize = 5;
-    pub const DESCRIPTION: usize = 6;
-    pub const HOMEPAGE: usize = 7;
-    pub const EULA: usize = 8;
-    pub const DISABLED: usize = 9;
-    pub const ACTIVATED: usize = 10;
-    pub const PUBLISHED_AT: usize = 11;
-    pub const STATE: usize = 12;
-    pub const PUBLIC: usize = 13;
-    pub const TYPE: usize = 14;
-    pub const OS: usize = 15;
-    pub const ORIGIN: usize = 16;
-    pub const ERROR: usize = 17;
-    pub const FILES: usize = 18;
-    pub const ICON: usize = 19;
-    pub const ACL: usize = 20;
-    pub const REQUIREMENTS: usize = 21;
-    pub const USERS: usize = 22;
-    pub const BILLING_TAGS: usize = 23;
-    pub const TRAITS: usize = 24;
-    pub const TAGS: usize = 25;
-    pub const GENERATE_PASSWORDS: usize = 26;
-    pub const INHERITED_DIRECTORIES: usize = 27;
-    pub const NIC_DRIVER: usize = 28;
-    pub const DISK_DRIVER: usize = 29;
-    pub const CPU_TYPE: usize = 30;
-    pub const IMAGE_SIZE: usize = 31;
-    pub const CHANNELS: usize = 32;
-}
-
-/// Position of a field in [`FIELDS`].
-#[inline]
-fn field_index(name: &str) -> Option<usize> {
-    // Dispatch on length and first byte, then one comparison: this runs for
-    // every key of every manifest.
-    let first = *name.as_bytes().first()?;
-    match (name.len(), first) {
-        (1, b'v') if name == "v" => Some(f::V),
-        (2, b'o') if name == "os" => Some(f::OS),
-        (3, b'a') if name == "acl" => Some(f::ACL),
-        (3, b'u') if name == "urn" => Some(f::URN),
-        (4, b'e') if name == "eula" => Some(f::EULA),
-        (4, b'i') if name == "icon" => Some(f::ICON),
-        (4, b'n') if name == "name" => Some(f::NAME),
-        (4, b't') if name == "type" => Some(f::TYPE),
-        (4, b't') if name == "tags" => Some(f::TAGS),
-        (4, b'u') if name == "uuid" => Some(f::UUID),
-        (5, b'e') if name == "error" => Some(f::ERROR),
-        (5, b'f') if name == "files" => Some(f::FILES),
-        (5, b'o') if name == "owner" => Some(f::OWNER),
-        (5, b's') if name == "state" => Some(f::STATE),
-        (5, b'u') if name == "users" => Some(f::USERS),
-        (6, b'o') if name == "origin" => Some(f::ORIGIN),
-        (6, b'p') if name == "public" => Some(f::PUBLIC),
-        (6, b't') if name == "traits" => Some(f::TRAITS),
-        (7, b'v') if name == "version" => Some(f::VERSION),
-        (8, b'c') if name == "cpu_type" => Some(f::CPU_TYPE),
-        (8, b'c') if name == "channels" => Some(f::CHANNELS),
-        (8, b'd') if name == "disabled" => Some(f::DISABLED),
-        (8, b'h') if name == "homepage" => Some(f::HOMEPAGE),
-        (9, b'a') if name == "activated" => Some(f::ACTIVATED),
-        (10, b'i') if name == "image_size" => Some(f::IMAGE_SIZE),
-        (10, b'n') if name == "nic_driver" => Some(f::NIC_DRIVER),
-        (11, b'd') if name == "description" => Some(f::DESCRIPTION),
-        (11, b'd') if name == "disk_driver" => Some(f::DISK_DRIVER),
-        (12, b'b') if name == "billing_tags" => Some(f::BILLING_TAGS),
-        (12, b'p') if name == "published_at" => Some(f::PUBLISHED_AT),
-        (12, b'r') if name == "requirements" => Some(f::REQUIREMENTS),
-        (18, b'g') if name == "generate_passwords" => Some(f::GENERATE_PASSWORDS),
-        (21, b'i') if name == "inherited_directories" => Some(f::INHERITED_DIRECTORIES),
-        _ => None,
-    }
+fn is_field(key: &str) -> bool {
+    known_key_id(key).is_some_and(|id| usize::from(id) < FIELDS.len())
 }
 
 /// A set of fields as a bit mask over their positions.
@@ -285,10 +175,9 @@ const fn mask(fields: &[usize]) -> u64 {
 }
 
 /// The manifest's known fields, found in one pass over its keys, so that the
-/// validators look them up by position instead of hashing (serde_json's map
-/// uses SipHash, which dominated validation time).
+/// validators look them up by position.
 struct Present<'a> {
-    slots: [Option<&'a Value>; FIELDS.len()],
+    slots: [Option<&'a Json>; FIELDS.len()],
     /// The positions in `slots` that are set. Derivable from `slots`, but
     /// kept so that the optional fields present are found by bit scanning
     /// instead of a pass over all 33 slots on every validation.
@@ -297,12 +186,12 @@ struct Present<'a> {
 }
 
 impl<'a> Present<'a> {
-    fn new(m: &'a Map<String, Value>) -> Self {
+    fn new(members: &'a [Member]) -> Self {
         let mut p = Present { slots: [None; FIELDS.len()], mask: 0, has_unknown_keys: false };
-        for (k, v) in m {
-            match field_index(k) {
+        for member in members {
+            match member.key.id().filter(|&i| i < FIELDS.len()) {
                 Some(i) => {
-                    p.slots[i] = Some(v);
+                    p.slots[i] = Some(&member.value);
                     p.mask |= 1 << i;
                 }
                 None => p.has_unknown_keys = true,
@@ -312,15 +201,21 @@ impl<'a> Present<'a> {
     }
 
     #[inline]
-    fn get(&self, i: usize) -> Option<&'a Value> {
+    fn get(&self, i: usize) -> Option<&'a Json> {
         self.slots[i]
     }
 }
 
 /// Validates `manifest` (any JSON value) under `opts`. An empty result means
-/// valid.
+/// valid. To validate one manifest in several modes, or many manifests
+/// often, convert each once with `Json::from` and use [`validate_json`].
 pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
-    let Some(m) = manifest.as_object() else {
+    validate_json(&Json::from(manifest), opts)
+}
+
+/// [`validate`] for a manifest already in the compact form.
+pub fn validate_json(manifest: &Json, opts: &Options) -> Vec<FieldError> {
+    let Json::Object(m) = manifest else {
         return vec![FieldError::invalid_msg("manifest", "manifest is not a JSON object")];
     };
     let (required, required_mask) = match opts.mode {
@@ -343,9 +238,9 @@ pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
         optional &= optional - 1;
     }
     if p.has_unknown_keys {
-        for key in js::keys(m) {
-            if field_index(key).is_none() {
-                errs.push(FieldError::invalid(key.clone()));
+        for (key, _) in js::members_in_key_order(manifest) {
+            if !is_field(key) {
+                errs.push(FieldError::invalid(key.to_string()));
             }
         }
     }
@@ -426,7 +321,7 @@ fn check_urn(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize)
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("urn")),
-        Some(Value::String(_)) => {}
+        Some(Json::String(_)) => {}
         Some(_) => errs.push(FieldError::invalid("urn")),
     }
 }
@@ -454,7 +349,7 @@ fn check_description(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i
     match value {
         None => errs.push(FieldError::missing("description")),
         // Node throws reading `null.length`.
-        Some(Value::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
+        Some(Json::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
         Some(v) => {
             if js_length_exceeds(v, MAX_DESCRIPTION_LENGTH) {
                 errs.push(FieldError::invalid_msg(
@@ -508,7 +403,7 @@ fn check_state(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usiz
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("state")),
-        Some(Value::String(s)) if VALID_STATES.contains(&s.as_str()) => {}
+        Some(Json::String(s)) if VALID_STATES.contains(&&**s) => {}
         Some(_) => errs.push(FieldError::invalid("state")),
     }
 }
@@ -521,7 +416,7 @@ fn check_public(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usiz
             match bool_from_string(v) {
                 None => errs.push(FieldError::invalid_msg(
                     "public",
-                    format!("TypeError: invalid value for \"undefined\": {}", js::json_stringify(v)),
+                    format!("TypeError: invalid value for \"undefined\": {}", js::Stringify(v)),
                 )),
                 Some(false) if opts.mode == Mode::Public => errs
                     .push(FieldError::invalid_msg("public", "private images are not allowed on a public Images API")),
@@ -551,14 +446,14 @@ fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i:
         }
         Some(v) if js::truthy(v) && !is_zvol(m) => errs.push(FieldError::invalid_msg(
             "image_size",
-            format!("invalid image image_size: \"{}\" (cannot have a value when image type is zvol)", js::format_s(v)),
+            format!("invalid image image_size: \"{}\" (cannot have a value when image type is zvol)", js::FormatS(v)),
         )),
         Some(v) => {
             let n = js::to_number(v);
             if !(n.is_finite() && n.fract() == 0.0) {
                 errs.push(FieldError::invalid_msg(
                     "image_size",
-                    format!("invalid image image_size: \"{}\" (must be a positive integer)", js::format_s(v)),
+                    format!("invalid image image_size: \"{}\" (must be a positive integer)", js::FormatS(v)),
                 ));
             }
         }
@@ -573,7 +468,7 @@ fn check_channels(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: us
             "channels",
             "channels is invalid with an IMGAPI not configured for channels",
         )),
-        Some(v) => check_array(errs, "channels", v, Value::is_string, js::json_stringify),
+        Some(v) => check_array(errs, "channels", v, Json::is_string, Show::AsJson),
     }
 }
 
@@ -583,7 +478,7 @@ fn check_error(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usiz
         None => errs.push(FieldError::missing("error")),
         Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
             "error",
-            format!("invalid image \"error\" (not an object): {}", js::json_stringify(v)),
+            format!("invalid image \"error\" (not an object): {}", js::Stringify(v)),
         )),
         Some(_) => {}
     }
@@ -597,7 +492,7 @@ fn check_boolean(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: us
         // Node throws on anything but a boolean or "true"/"false".
         Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::json_stringify(v)),
+            format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::Stringify(v)),
         )),
         Some(_) => {}
     }
@@ -607,31 +502,31 @@ fn check_acl(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize)
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("acl")),
-        Some(Value::Array(items)) => {
-            if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(a))) {
+        Some(Json::Array(items)) => {
+            if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(*a))) {
                 errs.push(FieldError::invalid_msg(
                     "acl",
-                    format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::format_s(item)),
+                    format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
                 ));
             }
         }
         Some(v) => errs
-            .push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::format_s(v)))),
+            .push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::FormatS(v)))),
     }
 }
 
 fn check_users(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
     match m.slots[i] {
         None => errs.push(FieldError::missing("users")),
-        Some(v) => check_array(errs, "users", v, is_user, js::json_stringify),
+        Some(v) => check_array(errs, "users", v, is_user, Show::AsJson),
     }
 }
 
 fn check_billing_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let is_tag = |t: &Value| matches!(t, Value::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
+    let is_tag = |t: &Json| matches!(t, Json::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
     match m.slots[i] {
         None => errs.push(FieldError::missing("billing_tags")),
-        Some(v) => check_array(errs, "billing_tags", v, is_tag, js::format_s),
+        Some(v) => check_array(errs, "billing_tags", v, is_tag, Show::AsString),
     }
 }
 
@@ -640,13 +535,13 @@ fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usi
     match value {
         None => errs.push(FieldError::missing("traits")),
         // Node throws on `Object.keys(null)`.
-        Some(v @ Value::Null) => errs.push(FieldError::invalid_msg(
+        Some(v @ Json::Null) => errs.push(FieldError::invalid_msg(
             "traits",
-            format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
+            format!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
         )),
         Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
             "traits",
-            format!("invalid image \"traits\" (not an object): {}", js::json_stringify(v)),
+            format!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
         )),
         Some(v) if all_values(v, is_trait_value) => {}
         Some(v) => {
@@ -654,7 +549,7 @@ fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usi
                 if !is_trait_value(tv) {
                     errs.push(FieldError::invalid_msg(
                         "traits",
-                        format!("invalid image \"traits\" entry: ({key}, {})", js::json_stringify(tv)),
+                        format!("invalid image \"traits\" entry: ({key}, {})", js::Stringify(tv)),
                     ));
                 }
             }
@@ -666,7 +561,7 @@ fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("tags")),
-        Some(v @ Value::Object(_)) => {
+        Some(v @ Json::Object(_)) => {
             let len = js::json_utf16_len(v);
             if len > MAX_TAGS_LENGTH {
                 errs.push(FieldError::invalid_msg(
@@ -678,7 +573,7 @@ fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize
         // Arrays and primitives are rejected by Node; `null` makes it throw.
         Some(v) => errs.push(FieldError::invalid_msg(
             "tags",
-            format!("invalid image \"tags\" (not an object): {}", js::json_stringify(v)),
+            format!("invalid image \"tags\" (not an object): {}", js::Stringify(v)),
         )),
     }
 }
@@ -690,16 +585,16 @@ fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &
             "inherited_directories",
             format!(
                 "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
-                js::json_stringify(v)
+                js::Stringify(v)
             ),
         )),
-        Some(v) => check_array(errs, "inherited_directories", v, Value::is_string, js::json_stringify),
+        Some(v) => check_array(errs, "inherited_directories", v, Json::is_string, Show::AsJson),
     }
 }
 
 /// `{"name": ...}` and nothing else.
-fn is_user(u: &Value) -> bool {
-    matches!(u, Value::Object(o) if o.len() == 1 && o.keys().all(|k| k == "name"))
+fn is_user(u: &Json) -> bool {
+    matches!(u, Json::Object(o) if o.len() == 1 && o[0].key.id() == Some(f::NAME))
 }
 
 /// An array whose entries must each pass `entry_ok`, with Node's messages:
@@ -709,27 +604,44 @@ fn is_user(u: &Value) -> bool {
 fn check_array(
     errs: &mut Vec<FieldError>,
     field: &'static str,
-    value: &Value,
-    entry_ok: impl Fn(&Value) -> bool,
-    show: fn(&Value) -> String,
+    value: &Json,
+    entry_ok: impl Fn(&Json) -> bool,
+    show: Show,
 ) {
-    let Value::Array(items) = value else {
-        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" (not an array): {}", show(value))));
+    let Json::Array(items) = value else {
+        let message = format!("invalid image \"{field}\" (not an array): {}", show.of(value));
+        errs.push(FieldError::invalid_msg(field, message));
         return;
     };
     let entry = if field == "billing_tags" { "entry :" } else { "entry:" };
     for item in items.iter().filter(|item| !entry_ok(item)) {
-        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" {entry} {}", show(item))));
+        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" {entry} {}", show.of(item))));
+    }
+}
+
+/// How a message prints a value: as Node's `%s` or `%j`.
+#[derive(Clone, Copy)]
+enum Show {
+    AsString,
+    AsJson,
+}
+
+impl Show {
+    fn of(self, v: &Json) -> impl fmt::Display + '_ {
+        fmt::from_fn(move |f| match self {
+            Show::AsString => fmt::Display::fmt(&js::FormatS(v), f),
+            Show::AsJson => fmt::Display::fmt(&js::Stringify(v), f),
+        })
     }
 }
 
 /// Node's `boolFromString` without a default: a boolean, or "true"/"false".
 /// `None` where Node throws.
-pub fn bool_from_string(v: &Value) -> Option<bool> {
+pub fn bool_from_string(v: &Json) -> Option<bool> {
     match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s == "true" => Some(true),
-        Value::String(s) if s == "false" => Some(false),
+        Json::Bool(b) => Some(*b),
+        Json::String(s) if &**s == "true" => Some(true),
+        Json::String(s) if &**s == "false" => Some(false),
         _ => None,
     }
 }
@@ -743,7 +655,7 @@ fn activated_is_true(m: &Present) -> bool {
 
 /// `manifest.type === t` (a strict comparison: only the string matches).
 fn type_is(m: &Present, t: &str) -> bool {
-    m.get(f::TYPE).and_then(Value::as_str) == Some(t)
+    m.get(f::TYPE).and_then(Json::as_str) == Some(t)
 }
 
 fn is_zvol(m: &Present) -> bool {
@@ -827,18 +739,18 @@ pub fn is_published_at(s: &str) -> bool {
 }
 
 /// `value.length > max`, for any value (`undefined > max` is false).
-fn js_length_exceeds(v: &Value, max: f64) -> bool {
+fn js_length_exceeds(v: &Json, max: f64) -> bool {
     match v {
         // A string has no more UTF-16 units than UTF-8 bytes: most are
         // settled without counting.
-        Value::String(s) => s.len() as f64 > max && js::utf16_len(s) as f64 > max,
-        _ => js::get(v, "length").is_some_and(|len| js::to_number(&len) > max),
+        Json::String(s) => s.len() as f64 > max && js::utf16_len(s) as f64 > max,
+        _ => js::length(v).is_some_and(|len| len > max),
     }
 }
 
 fn check_name_like(
     errs: &mut Vec<FieldError>,
-    value: Option<&Value>,
+    value: Option<&Json>,
     field: &'static str,
     max: f64,
     charset_ok: fn(&str) -> bool,
@@ -847,7 +759,7 @@ fn check_name_like(
     match value {
         None => errs.push(FieldError::missing(field)),
         // Node throws reading `null.length`.
-        Some(Value::Null) => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
+        Some(Json::Null) => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
         Some(v) if js_length_exceeds(v, max) => {
             errs.push(FieldError::invalid_msg(field, format!("image {field} is too long, max {max} characters")))
         }
@@ -890,14 +802,14 @@ fn host_has_stray_bracket(s: &str) -> bool {
     !bracketed
 }
 
-fn check_url(errs: &mut Vec<FieldError>, value: Option<&Value>, field: &'static str, label: &str, what: &str) {
+fn check_url(errs: &mut Vec<FieldError>, value: Option<&Json>, field: &'static str, label: &str, what: &str) {
     let Some(v) = value else {
         errs.push(FieldError::missing(field));
         return;
     };
     let protocol_ok = match v {
         // Node's url.parse throws on a non-string: no protocol to speak of.
-        Value::String(s) => is_http_url(s) && !host_has_stray_bracket(s),
+        Json::String(s) => is_http_url(s) && !host_has_stray_bracket(s),
         _ => false,
     };
     if !protocol_ok {
@@ -917,7 +829,7 @@ fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str])
         return;
     };
     if v.as_str() == Some("null") {
-        let state = m.get(f::STATE).and_then(Value::as_str);
+        let state = m.get(f::STATE).and_then(Json::as_str);
         if !matches!(state, Some("creating" | "failed")) {
             errs.push(FieldError::invalid_msg(field, format!("invalid image {field}, \"null\"")));
         }
@@ -927,7 +839,7 @@ fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str])
     if !valid.contains(&key.as_ref()) && !js::OBJECT_PROTOTYPE_NAMES.contains(&key.as_ref()) {
         errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image {field}, \"{}\", must be one of: {}", js::format_s(v), valid.join(", ")),
+            format!("invalid image {field}, \"{}\", must be one of: {}", js::FormatS(v), valid.join(", ")),
         ));
     }
 }
@@ -948,14 +860,14 @@ fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: 
                 field,
                 format!(
                     "invalid image {field}: \"{}\" (cannot have a value{gap}when image type is zvol)",
-                    js::format_s(v)
+                    js::FormatS(v)
                 ),
             ));
         }
-        Some(Value::String(_)) => {}
+        Some(Json::String(_)) => {}
         Some(v) => errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image {field}: \"{}\" (must be a string)", js::format_s(v)),
+            format!("invalid image {field}: \"{}\" (must be a string)", js::FormatS(v)),
         )),
     }
 }
@@ -971,10 +883,10 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         }
         return;
     };
-    let Value::Array(files) = files else {
+    let Json::Array(files) = files else {
         errs.push(FieldError::invalid_msg(
             "files",
-            format!("invalid image \"files\" (not an array): {}", js::format_s(files)),
+            format!("invalid image \"files\" (not an array): {}", js::FormatS(files)),
         ));
         return;
     };
@@ -987,12 +899,12 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         // A `null` entry makes Node throw; we treat it as an entry with no fields.
         // One pass over the entry instead of three hashed lookups.
         let (mut sha1, mut size, mut compression) = (None, None, None);
-        if let Value::Object(o) = file {
-            for (k, v) in o {
-                match k.as_str() {
-                    "sha1" => sha1 = Some(v),
-                    "size" => size = Some(v),
-                    "compression" => compression = Some(v),
+        if let Json::Object(o) = file {
+            for member in o {
+                match member.key.id() {
+                    Some(f::SHA1) => sha1 = Some(&member.value),
+                    Some(f::SIZE) => size = Some(&member.value),
+                    Some(f::COMPRESSION) => compression = Some(&member.value),
                     _ => {}
                 }
             }
@@ -1005,12 +917,12 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         }
         match compression {
             Some(c) if js::truthy(c) => {
-                if !matches!(c, Value::String(s) if VALID_FILE_COMPRESSIONS.contains(&s.as_str())) {
+                if !matches!(c, Json::String(s) if VALID_FILE_COMPRESSIONS.contains(&&**s)) {
                     errs.push(FieldError::invalid_msg(
                         "files",
                         format!(
                             "invalid image \"files\": invalid compression \"{}\" (must be one of {})",
-                            js::format_s(c),
+                            js::FormatS(c),
                             VALID_FILE_COMPRESSIONS.join(", ")
                         ),
                     ));
@@ -1022,47 +934,48 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
     }
 }
 
-fn is_trait_value(v: &Value) -> bool {
-    matches!(v, Value::String(_) | Value::Bool(_) | Value::Array(_))
+fn is_trait_value(v: &Json) -> bool {
+    matches!(v, Json::String(_) | Json::Bool(_) | Json::Array(_))
 }
 
 /// Whether every value of an object or array passes `ok`: the common case,
 /// settled without listing keys in JavaScript order.
-fn all_values(v: &Value, ok: impl Fn(&Value) -> bool) -> bool {
+fn all_values(v: &Json, ok: impl Fn(&Json) -> bool) -> bool {
     match v {
-        Value::Object(o) => o.values().all(ok),
-        Value::Array(a) => a.iter().all(ok),
+        Json::Object(o) => o.iter().all(|m| ok(&m.value)),
+        Json::Array(a) => a.iter().all(ok),
         _ => true,
     }
 }
 
 /// `(key, value)` pairs of an object or array, in JavaScript key order.
-fn entries(v: &Value) -> Vec<(Cow<'_, str>, &Value)> {
+fn entries(v: &Json) -> Vec<(Cow<'_, str>, &Json)> {
     match v {
-        Value::Object(o) if !js::has_index_keys(o) => o.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v)).collect(),
-        Value::Object(o) => js::keys(o).into_iter().map(|k| (Cow::Borrowed(k.as_str()), &o[k.as_str()])).collect(),
-        Value::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
+        Json::Object(_) => js::members_in_key_order(v).into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect(),
+        Json::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
         _ => Vec::new(),
     }
 }
 
-const KNOWN_REQUIREMENTS: &[&str] =
-    &["networks", "brand", "ssh_key", "min_ram", "max_ram", "min_platform", "max_platform", "bootrom"];
+const KNOWN_REQUIREMENTS: &[&str] = KNOWN_KEYS.as_slice().split_at(FIRST_FILE_FIELD).0.split_at(FIRST_REQUIREMENT).1;
+
+/// Positions in [`KNOWN_REQUIREMENTS`].
+mod req {
+    use crate::json::{key_id, FIRST_REQUIREMENT};
+    pub const NETWORKS: usize = key_id::NETWORKS - FIRST_REQUIREMENT;
+    pub const BRAND: usize = key_id::BRAND - FIRST_REQUIREMENT;
+    pub const SSH_KEY: usize = key_id::SSH_KEY - FIRST_REQUIREMENT;
+    pub const MIN_RAM: usize = key_id::MIN_RAM - FIRST_REQUIREMENT;
+    pub const MAX_RAM: usize = key_id::MAX_RAM - FIRST_REQUIREMENT;
+    pub const MIN_PLATFORM: usize = key_id::MIN_PLATFORM - FIRST_REQUIREMENT;
+    pub const MAX_PLATFORM: usize = key_id::MAX_PLATFORM - FIRST_REQUIREMENT;
+    pub const BOOTROM: usize = key_id::BOOTROM - FIRST_REQUIREMENT;
+}
 
 /// Position of a requirement in [`KNOWN_REQUIREMENTS`].
 #[inline]
-fn requirement_index(name: &str) -> Option<usize> {
-    match name {
-        "networks" => Some(0),
-        "brand" => Some(1),
-        "ssh_key" => Some(2),
-        "min_ram" => Some(3),
-        "max_ram" => Some(4),
-        "min_platform" => Some(5),
-        "max_platform" => Some(6),
-        "bootrom" => Some(7),
-        _ => None,
-    }
+fn requirement_index(key: &Key) -> Option<usize> {
+    key.id().filter(|id| (FIRST_REQUIREMENT..FIRST_FILE_FIELD).contains(id)).map(|id| id - FIRST_REQUIREMENT)
 }
 
 fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
@@ -1076,101 +989,103 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
     if reqs.is_null() {
         errs.push(FieldError::invalid_msg(
             "requirements",
-            format!("invalid image \"requirements\" (not an object): {}", js::json_stringify(reqs)),
+            format!("invalid image \"requirements\" (not an object): {}", js::Stringify(reqs)),
         ));
         return;
     }
     // One pass over the object instead of eight hashed lookups.
-    let mut known: [Option<&Value>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
-    let mut has_unknown = !reqs.is_object();
-    for (k, v) in reqs.as_object().into_iter().flatten() {
-        match requirement_index(k) {
-            Some(i) => known[i] = Some(v),
-            None => has_unknown |= k != "__proto__",
+    let mut known: [Option<&Json>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
+    let mut has_unknown = !matches!(reqs, Json::Object(_));
+    if let Json::Object(members) = reqs {
+        for member in members.iter() {
+            match requirement_index(&member.key) {
+                Some(i) => known[i] = Some(&member.value),
+                None => has_unknown |= member.key.as_str() != "__proto__",
+            }
         }
     }
-    let raw = |k: &str| known[requirement_index(k).expect("a known requirement")];
-    let get = |k: &str| raw(k).filter(|v| js::truthy(v));
+    let get = |i: usize| known[i].filter(|v| js::truthy(*v));
 
-    if let Some(networks) = get("networks") {
+    if let Some(networks) = get(req::NETWORKS) {
         match networks {
-            Value::Array(nets) => {
+            Json::Array(nets) => {
                 for n in nets {
-                    let ok = matches!(n, Value::Object(o)
-                        if o.len() == 2 && o.keys().all(|k| k == "name" || k == "description"));
+                    let ok = matches!(n, Json::Object(o)
+                        if o.len() == 2 && o.iter().all(|m| matches!(m.key.id(), Some(f::NAME | f::DESCRIPTION))));
                     if !ok {
                         errs.push(FieldError::invalid_msg(
                             "requirements.networks",
-                            format!("invalid image \"requirements.networks\" entry: {}", js::json_stringify(n)),
+                            format!("invalid image \"requirements.networks\" entry: {}", js::Stringify(n)),
                         ));
                     }
                 }
             }
             v => errs.push(FieldError::invalid_msg(
                 "requirements.networks",
-                format!("invalid image \"requirements.networks\" (not an array): {}", js::json_stringify(v)),
+                format!("invalid image \"requirements.networks\" (not an array): {}", js::Stringify(v)),
             )),
         }
     }
-    if let Some(brand) = get("brand").filter(|b| !b.is_string()) {
+    if let Some(brand) = get(req::BRAND).filter(|b| !b.is_string()) {
         errs.push(FieldError::invalid_msg(
             "requirements.brand",
-            format!("invalid image \"requirements.brand\" (not a string): {}", js::json_stringify(brand)),
+            format!("invalid image \"requirements.brand\" (not a string): {}", js::Stringify(brand)),
         ));
     }
-    if let Some(ssh_key) = get("ssh_key").filter(|b| !b.is_boolean()) {
+    if let Some(ssh_key) = get(req::SSH_KEY).filter(|b| !matches!(b, Json::Bool(_))) {
         errs.push(FieldError::invalid_msg(
             "requirements.ssh_key",
-            format!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::json_stringify(ssh_key)),
+            format!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::Stringify(ssh_key)),
         ));
     }
-    let ram = |errs: &mut Vec<FieldError>, key: &str| -> Option<(f64, &Value)> {
-        let v = get(key)?;
+    let ram = |errs: &mut Vec<FieldError>, i: usize| -> Option<(f64, &Json)> {
+        let v = get(i)?;
+        let key = KNOWN_REQUIREMENTS[i];
         match v {
-            Value::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
+            Json::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
             _ => {
                 errs.push(FieldError::invalid_msg(
                     format!("requirements.{key}"),
-                    format!("invalid image \"requirements.{key}\" (not a positive integer): {}", js::json_stringify(v)),
+                    format!("invalid image \"requirements.{key}\" (not a positive integer): {}", js::Stringify(v)),
                 ));
                 None
             }
         }
     };
-    let min_ram = ram(errs, "min_ram");
-    let max_ram = ram(errs, "max_ram");
+    let min_ram = ram(errs, req::MIN_RAM);
+    let max_ram = ram(errs, req::MAX_RAM);
     if let (Some((min, min_v)), Some((max, max_v))) = (min_ram, max_ram) {
         if max - min < 0.0 {
             errs.push(FieldError::invalid_msg(
                 "requirements.max_ram",
                 format!(
                     "min_ram must be <= max_ram, but:min_ram={}, max_ram={}",
-                    js::format_s(min_v),
-                    js::format_s(max_v)
+                    js::FormatS(min_v),
+                    js::FormatS(max_v)
                 ),
             ));
         }
     }
-    for key in ["min_platform", "max_platform"] {
-        let Some(platforms) = get(key) else { continue };
-        let field: &'static str =
-            if key == "min_platform" { "requirements.min_platform" } else { "requirements.max_platform" };
-        let is_obj = matches!(platforms, Value::Object(_) | Value::Array(_));
+    for (i, field) in
+        [(req::MIN_PLATFORM, "requirements.min_platform"), (req::MAX_PLATFORM, "requirements.max_platform")]
+    {
+        let Some(platforms) = get(i) else { continue };
+        let is_obj = matches!(platforms, Json::Object(_) | Json::Array(_));
         let is_empty = match platforms {
-            Value::Object(o) => o.is_empty(),
-            Value::Array(a) => a.is_empty(),
+            Json::Object(o) => o.is_empty(),
+            Json::Array(a) => a.is_empty(),
             _ => true,
         };
         if !is_obj || is_empty {
             errs.push(FieldError::invalid_msg(
                 field,
-                format!("invalid image \"{field}\" (not an object): {}", js::json_stringify(platforms)),
+                format!("invalid image \"{field}\" (not an object): {}", js::Stringify(platforms)),
             ));
             continue;
         }
         // Node throws on some non-strings (null, 16-element arrays); all
         // non-strings are invalid here.
-        let valid = |platform: &Value| matches!(platform, Value::String(s) if is_platform_version(s));
+        let valid = |platform: &Json| matches!(platform, Json::String(s) if is_platform_version(s));
         if all_values(platforms, valid) {
             continue;
         }
@@ -1180,14 +1095,14 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
                     field,
                     format!(
                         "invalid image \"{field}\" entry: \"{sdc_version}: {}\" not a valid platform version",
-                        js::format_s(platform)
+                        js::FormatS(platform)
                     ),
                 ));
             }
         }
     }
-    if let Some(bootrom) = get("bootrom") {
-        let brand = raw("brand");
+    if let Some(bootrom) = get(req::BOOTROM) {
+        let brand = known[req::BRAND];
         match brand {
             Some(b) if js::truthy(b) => {
                 if b.as_str() != Some("bhyve") {
@@ -1195,15 +1110,15 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
                         "requirements.bootrom",
                         format!(
                             "invalid bootrom \"requirements.bootrom\" not supported with \"{}\" brand; \"requirements.brand\" must be \"bhyve\"",
-                            js::format_s(b)
+                            js::FormatS(b)
                         ),
                     ));
-                } else if !matches!(bootrom, Value::String(s) if VALID_BOOTROMS.contains(&s.as_str())) {
+                } else if !matches!(bootrom, Json::String(s) if VALID_BOOTROMS.contains(&&**s)) {
                     errs.push(FieldError::invalid_msg(
                         "requirements.bootrom",
                         format!(
                             "invalid bootrom \"requirements.bootrom\" invalid entry \"{}\"; must be one of: {}",
-                            js::format_s(bootrom),
+                            js::FormatS(bootrom),
                             VALID_BOOTROMS.join(", ")
                         ),
                     ));
@@ -1223,7 +1138,7 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
     if !has_unknown {
         return;
     }
-    let is_unknown = |k: &str| requirement_index(k).is_none() && k != "__proto__";
+    let is_unknown = |k: &str| !KNOWN_REQUIREMENTS.contains(&k) && k != "__proto__";
     let unknown: Vec<String> =
         js::keys_of_any(reqs).unwrap_or_default().into_iter().filter(|k| is_unknown(k)).collect();
     for key in unknown {
@@ -1281,17 +1196,20 @@ pub fn is_platform_version(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// FIELDS, the `f` positions and `field_index` list the same fields (kept
-    /// apart because field lookup is the hot path).
+    /// FIELDS, the `f` positions and the known-key lookup name the same
+    /// fields; so do the requirement tables.
     #[test]
     fn field_tables_agree() {
         for (i, name) in FIELDS.iter().enumerate() {
-            assert_eq!(field_index(name), Some(i), "{name}");
+            assert_eq!(Key::new(name).id(), Some(i), "{name}");
         }
+        assert_eq!(FIELDS.len(), 33);
         assert_eq!(FIELDS[f::CHANNELS], "channels");
         assert_eq!(FIELDS[f::IMAGE_SIZE], "image_size");
-        assert_eq!(field_index("nope"), None);
-        assert_eq!(field_index(""), None);
+        assert_eq!(KNOWN_REQUIREMENTS[req::NETWORKS], "networks");
+        assert_eq!(KNOWN_REQUIREMENTS[req::BOOTROM], "bootrom");
+        assert_eq!(requirement_index(&Key::new("max_ram")), Some(req::MAX_RAM));
+        assert_eq!(requirement_index(&Key::new("name")), None);
         assert_eq!(FULL_REQUIRED.len() + 1, FULL_REQUIRED_WITH_CHANNELS.len());
     }
 }
