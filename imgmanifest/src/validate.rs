@@ -227,7 +227,9 @@ pub fn validate_json(manifest: &Json, opts: &Options) -> Vec<FieldError> {
         Mode::Public | Mode::Private => (FULL_REQUIRED, mask(FULL_REQUIRED)),
     };
     let p = Present::new(m);
-    let mut errs = Vec::new();
+    // Most manifests break a few rules of the stricter modes: room for them
+    // up front costs less than growing the vector twice.
+    let mut errs = Vec::with_capacity(8);
     for &i in required {
         validate_field(&mut errs, i, &p, opts);
     }
