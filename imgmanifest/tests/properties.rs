@@ -136,6 +136,36 @@ proptest! {
         prop_assert_eq!(imgmanifest::validate::is_uuid(&s), regex, "{}", s);
     }
 
+    /// Platform versions `YYYYMMDDTHHMMSSZ`: each field in its range, from
+    /// 2012 on. A valid version with at most one field replaced, so that
+    /// each bound is met alone.
+    #[test]
+    fn platform_version_rule(
+        mut fields in (2012u32..2100, 1u32..=12, 1u32..=31, 0u32..=23, 0u32..=59, 0u32..=59),
+        (which, bad) in (0usize..9, prop_oneof![
+            prop::sample::select(vec![0u32, 1, 11, 12, 13, 22, 23, 24, 30, 31, 32, 58, 59, 60, 99]),
+            0u32..100,
+        ]),
+    ) {
+        let (mut t, mut z) = ('T', 'Z');
+        match which {
+            0 => fields.0 = 2000 + bad % 20,
+            1 => fields.1 = bad,
+            2 => fields.2 = bad,
+            3 => fields.3 = bad,
+            4 => fields.4 = bad,
+            5 => fields.5 = bad,
+            6 => t = 't',
+            7 => z = 'z',
+            _ => {}
+        }
+        let (y, mo, d, h, mi, sec) = fields;
+        let s = format!("{y:04}{mo:02}{d:02}{t}{h:02}{mi:02}{sec:02}{z}");
+        let expected = y >= 2012 && (1..=12).contains(&mo) && (1..=31).contains(&d)
+            && t == 'T' && h <= 23 && mi <= 59 && sec <= 59 && z == 'Z';
+        prop_assert_eq!(imgmanifest::validate::is_platform_version(&s), expected, "{}", s);
+    }
+
     /// published_at: `YYYY-MM-DDTHH:MM:SS(.SSS)Z` and nothing else.
     #[test]
     fn published_at_rule(d in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z", junk in "[^0-9]") {
