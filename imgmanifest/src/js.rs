@@ -21,6 +21,28 @@ pub trait JsonValue: Sized {
     fn kind(&self) -> Kind<'_, Self>;
     /// An object's members in insertion order; nothing for other values.
     fn members(&self) -> impl Iterator<Item = (&str, &Self)>;
+
+    /// [`members`](Self::members) with the position of each key in
+    /// [`KNOWN_KEYS`](crate::json::KNOWN_KEYS), for the keys the validator
+    /// looks up.
+    fn keyed_members(&self) -> impl Iterator<Item = (Option<usize>, &str, &Self)> {
+        self.members().map(|(k, v)| (crate::json::known_key_id(k).map(usize::from), k, v))
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self.kind() {
+            Kind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn is_string(&self) -> bool {
+        self.as_str().is_some()
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self.kind(), Kind::Null)
+    }
 }
 
 /// The six JSON types; objects carry their length (see [`JsonValue::members`]).

@@ -9,8 +9,7 @@
 //! manifest takes about a third of the memory in half the allocations. It is
 //! what `JSON.parse` gives Node's validator (interned keys, properties in
 //! place): make it once per manifest with `Json::from(&value)`, then
-//! validate it in as many modes as needed with
-//! [`validate_json`](crate::validate::validate_json).
+//! validate it in as many modes as needed.
 
 use serde_json::{Number, Value};
 
@@ -229,23 +228,6 @@ impl Key {
     }
 }
 
-impl Json {
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn is_null(&self) -> bool {
-        matches!(self, Json::Null)
-    }
-
-    pub fn is_string(&self) -> bool {
-        matches!(self, Json::String(_))
-    }
-}
-
 impl From<&Value> for Json {
     fn from(v: &Value) -> Json {
         match v {
@@ -295,6 +277,14 @@ impl JsonValue for Json {
             _ => &[],
         };
         members.iter().map(|m| (m.key.as_str(), &m.value))
+    }
+
+    fn keyed_members(&self) -> impl Iterator<Item = (Option<usize>, &str, &Self)> {
+        let members: &[Member] = match self {
+            Json::Object(m) => m,
+            _ => &[],
+        };
+        members.iter().map(|m| (m.key.id(), m.key.as_str(), &m.value))
     }
 }
 

@@ -3,8 +3,8 @@
 //! - [`Manifest`]: a typed model that keeps the key order it was read in.
 //! - [`validate()`]: the four validation modes of Triton's Node
 //!   `imgmanifest` library (`minimal`, `dc`, `public`, `private`), with the
-//!   same errors in the same order; [`validate_json()`] on the compact
-//!   [`Json`] form, for validating many manifests or one in several modes.
+//!   same errors in the same order, on a serde_json `Value` or on the
+//!   compact [`Json`] form, which validates faster.
 //! - [`upgrade()`]: v1 ("dsmanifest") to v2, as Node's `upgradeManifest`.
 //! - Constants and helpers image tools need: [`MANIFEST_V`],
 //!   [`INHERITED_FIELDS`], [`slug`].
@@ -27,9 +27,7 @@ pub use model::{
     Compression, ImageFile, ImageType, Manifest, ManifestFields, NetworkRequirement, Os, Requirements, State, User,
 };
 pub use upgrade::{upgrade, UpgradeError, MANIFEST_V};
-pub use validate::{
-    validate, validate_json, Code, FieldError, Mode, Options, VALID_FILE_COMPRESSIONS, VALID_OSES, VALID_TYPES,
-};
+pub use validate::{validate, Code, FieldError, Mode, Options, VALID_FILE_COMPRESSIONS, VALID_OSES, VALID_TYPES};
 
 /// Fields an image created from a VM or dataset takes from its origin image
 /// when the given manifest lacks them (imgadm `createImage`), in that order.

@@ -10,11 +10,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::js::{self, JsonValue, Kind};
+use crate::json::{key_id as f, known_key_id, FIRST_FILE_FIELD, FIRST_REQUIREMENT, KNOWN_KEYS};
 use serde::Serialize;
-use serde_json::Value;
-
-use crate::js;
-use crate::json::{key_id as f, known_key_id, Json, Key, Member, FIRST_FILE_FIELD, FIRST_REQUIREMENT, KNOWN_KEYS};
 
 /// Which IMGAPI rules to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,8 +174,8 @@ const fn mask(fields: &[usize]) -> u64 {
 
 /// The manifest's known fields, found in one pass over its keys, so that the
 /// validators look them up by position.
-struct Present<'a> {
-    slots: [Option<&'a Json>; FIELDS.len()],
+struct Present<'a, V> {
+    slots: [Option<&'a V>; FIELDS.len()],
     /// The positions in `slots` that are set. Derivable from `slots`, but
     /// kept so that the optional fields present are found by bit scanning
     /// instead of a pass over all 33 slots on every validation.
@@ -185,13 +183,13 @@ struct Present<'a> {
     has_unknown_keys: bool,
 }
 
-impl<'a> Present<'a> {
-    fn new(members: &'a [Member]) -> Self {
+impl<'a, V: JsonValue> Present<'a, V> {
+    fn new(manifest: &'a V) -> Self {
         let mut p = Present { slots: [None; FIELDS.len()], mask: 0, has_unknown_keys: false };
-        for member in members {
-            match member.key.id().filter(|&i| i < FIELDS.len()) {
+        for (id, _, value) in manifest.keyed_members() {
+            match id.filter(|&i| i < FIELDS.len()) {
                 Some(i) => {
-                    p.slots[i] = Some(&member.value);
+                    p.slots[i] = Some(value);
                     p.mask |= 1 << i;
                 }
                 None => p.has_unknown_keys = true,
@@ -201,21 +199,16 @@ impl<'a> Present<'a> {
     }
 
     #[inline]
-    fn get(&self, i: usize) -> Option<&'a Json> {
+    fn get(&self, i: usize) -> Option<&'a V> {
         self.slots[i]
     }
 }
 
-/// Validates `manifest` (any JSON value) under `opts`. An empty result means
-/// valid. To validate one manifest in several modes, or many manifests
-/// often, convert each once with `Json::from` and use [`validate_json`].
-pub fn validate(manifest: &Value, opts: &Options) -> Vec<FieldError> {
-    validate_json(&Json::from(manifest), opts)
-}
-
-/// [`validate`] for a manifest already in the compact form.
-pub fn validate_json(manifest: &Json, opts: &Options) -> Vec<FieldError> {
-    let Json::Object(m) = manifest else {
+/// Validates `manifest` (any JSON value: a serde_json `Value`, or the
+/// compact [`Json`](crate::Json), which validates faster) under `opts`. An
+/// empty result means valid.
+pub fn validate<V: JsonValue>(manifest: &V, opts: &Options) -> Vec<FieldError> {
+    let Kind::Object(_) = manifest.kind() else {
         return vec![FieldError::invalid_msg("manifest", "manifest is not a JSON object")];
     };
     let (required, required_mask) = match opts.mode {
@@ -226,7 +219,7 @@ pub fn validate_json(manifest: &Json, opts: &Options) -> Vec<FieldError> {
         }
         Mode::Public | Mode::Private => (FULL_REQUIRED, mask(FULL_REQUIRED)),
     };
-    let p = Present::new(m);
+    let p = Present::new(manifest);
     // Most manifests break a few rules of the stricter modes: room for them
     // up front costs less than growing the vector twice.
     let mut errs = Vec::with_capacity(8);
@@ -250,53 +243,57 @@ pub fn validate_json(manifest: &Json, opts: &Options) -> Vec<FieldError> {
 }
 
 /// A field's validator, in the shape of Node's (`None` is undefined): one
-/// function per field, called through [`CHECKS`], so that each pays only
-/// for its own work.
-type Check = fn(&mut Vec<FieldError>, &Present, &Options, usize);
+/// function per field, called through [`Checks::BY_FIELD`], so that each
+/// pays only for its own work.
+type Check<V> = fn(&mut Vec<FieldError>, &Present<V>, &Options, usize);
 
-/// The validator of each field of [`FIELDS`], by position (the same order).
-const CHECKS: [Check; FIELDS.len()] = [
-    check_v,                     // v
-    check_uuid_like,             // uuid
-    check_urn,                   // urn
-    check_uuid_like,             // owner
-    check_name,                  // name
-    check_version,               // version
-    check_description,           // description
-    check_homepage,              // homepage
-    check_eula,                  // eula
-    check_flag,                  // disabled
-    check_flag,                  // activated
-    check_published_at,          // published_at
-    check_state,                 // state
-    check_public,                // public
-    check_type,                  // type
-    check_os,                    // os
-    check_uuid_like,             // origin
-    check_error,                 // error
-    check_files,                 // files
-    check_boolean,               // icon
-    check_acl,                   // acl
-    check_requirements,          // requirements
-    check_users,                 // users
-    check_billing_tags,          // billing_tags
-    check_traits,                // traits
-    check_tags,                  // tags
-    check_boolean,               // generate_passwords
-    check_inherited_directories, // inherited_directories
-    check_zvol_only,             // nic_driver
-    check_zvol_only,             // disk_driver
-    check_zvol_only,             // cpu_type
-    check_image_size,            // image_size
-    check_channels,              // channels
-];
+struct Checks<V>(std::marker::PhantomData<V>);
 
-#[inline]
-fn validate_field(errs: &mut Vec<FieldError>, i: usize, m: &Present, opts: &Options) {
-    CHECKS[i](errs, m, opts, i)
+impl<V: JsonValue> Checks<V> {
+    /// The validator of each field of [`FIELDS`], by position (the same order).
+    const BY_FIELD: [Check<V>; FIELDS.len()] = [
+        check_v,                     // v
+        check_uuid_like,             // uuid
+        check_urn,                   // urn
+        check_uuid_like,             // owner
+        check_name,                  // name
+        check_version,               // version
+        check_description,           // description
+        check_homepage,              // homepage
+        check_eula,                  // eula
+        check_flag,                  // disabled
+        check_flag,                  // activated
+        check_published_at,          // published_at
+        check_state,                 // state
+        check_public,                // public
+        check_type,                  // type
+        check_os,                    // os
+        check_uuid_like,             // origin
+        check_error,                 // error
+        check_files,                 // files
+        check_boolean,               // icon
+        check_acl,                   // acl
+        check_requirements,          // requirements
+        check_users,                 // users
+        check_billing_tags,          // billing_tags
+        check_traits,                // traits
+        check_tags,                  // tags
+        check_boolean,               // generate_passwords
+        check_inherited_directories, // inherited_directories
+        check_zvol_only,             // nic_driver
+        check_zvol_only,             // disk_driver
+        check_zvol_only,             // cpu_type
+        check_image_size,            // image_size
+        check_channels,              // channels
+    ];
 }
 
-fn check_v(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+#[inline]
+fn validate_field<V: JsonValue>(errs: &mut Vec<FieldError>, i: usize, m: &Present<V>, opts: &Options) {
+    Checks::<V>::BY_FIELD[i](errs, m, opts, i)
+}
+
+fn check_v<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("v")),
@@ -309,7 +306,7 @@ fn check_v(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
     }
 }
 
-fn check_uuid_like(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_uuid_like<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
     let value = m.slots[i];
     match value {
@@ -319,11 +316,11 @@ fn check_uuid_like(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: 
     }
 }
 
-fn check_urn(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_urn<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("urn")),
-        Some(Json::String(_)) => {}
+        Some(v) if v.is_string() => {}
         Some(_) => errs.push(FieldError::invalid("urn")),
     }
 }
@@ -338,20 +335,20 @@ const VERSION_CHARSET_MESSAGE: &str = concat!(
     "\".\", \"-\", \"_\" and \"/\" are allowed)"
 );
 
-fn check_name(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_name<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     check_name_like(errs, m.slots[i], "name", MAX_NAME_LENGTH, is_name, NAME_CHARSET_MESSAGE)
 }
 
-fn check_version(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_version<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     check_name_like(errs, m.slots[i], "version", MAX_VERSION_LENGTH, is_version, VERSION_CHARSET_MESSAGE)
 }
 
-fn check_description(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_description<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("description")),
         // Node throws reading `null.length`.
-        Some(Json::Null) => errs.push(FieldError::invalid_msg("description", "image description is null")),
+        Some(v) if v.is_null() => errs.push(FieldError::invalid_msg("description", "image description is null")),
         Some(v) => {
             if js_length_exceeds(v, MAX_DESCRIPTION_LENGTH) {
                 errs.push(FieldError::invalid_msg(
@@ -363,17 +360,17 @@ fn check_description(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i
     }
 }
 
-fn check_homepage(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_homepage<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     check_url(errs, value, "homepage", "homepage", "image homepage URL")
 }
 
-fn check_eula(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_eula<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     check_url(errs, value, "eula", "EULA", "image EULA URL")
 }
 
-fn check_flag(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_flag<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
     let value = m.slots[i];
     match value {
@@ -383,7 +380,7 @@ fn check_flag(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize
     }
 }
 
-fn check_published_at(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_published_at<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     if activated_is_true(m) && value.is_none() {
         errs.push(FieldError {
@@ -401,16 +398,16 @@ fn check_published_at(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
     }
 }
 
-fn check_state(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_state<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("state")),
-        Some(Json::String(s)) if VALID_STATES.contains(&&**s) => {}
+        Some(v) if v.as_str().is_some_and(|s| VALID_STATES.contains(&s)) => {}
         Some(_) => errs.push(FieldError::invalid("state")),
     }
 }
 
-fn check_public(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usize) {
+fn check_public<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("public")),
@@ -430,15 +427,15 @@ fn check_public(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usiz
     }
 }
 
-fn check_type(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
+fn check_type<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, _i: usize) {
     check_enum(errs, m, f::TYPE, VALID_TYPES)
 }
 
-fn check_os(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
+fn check_os<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, _i: usize) {
     check_enum(errs, m, f::OS, VALID_OSES)
 }
 
-fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_image_size<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => {
@@ -462,7 +459,7 @@ fn check_image_size(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i:
     }
 }
 
-fn check_channels(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: usize) {
+fn check_channels<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts: &Options, i: usize) {
     match m.slots[i] {
         None => errs.push(FieldError::missing("channels")),
         // Node throws here in minimal mode (no options object).
@@ -470,11 +467,11 @@ fn check_channels(errs: &mut Vec<FieldError>, m: &Present, opts: &Options, i: us
             "channels",
             "channels is invalid with an IMGAPI not configured for channels",
         )),
-        Some(v) => check_array(errs, "channels", v, Json::is_string, Show::AsJson),
+        Some(v) => check_array(errs, "channels", v, V::is_string, Show::AsJson),
     }
 }
 
-fn check_error(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_error<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("error")),
@@ -486,7 +483,7 @@ fn check_error(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usiz
     }
 }
 
-fn check_boolean(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_boolean<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
     let value = m.slots[i];
     match value {
@@ -500,44 +497,45 @@ fn check_boolean(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: us
     }
 }
 
-fn check_acl(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_acl<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
-    match value {
-        None => errs.push(FieldError::missing("acl")),
-        Some(Json::Array(items)) => {
-            if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(*a))) {
-                errs.push(FieldError::invalid_msg(
-                    "acl",
-                    format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
-                ));
-            }
-        }
-        Some(v) => errs
-            .push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::FormatS(v)))),
+    let Some(v) = value else {
+        errs.push(FieldError::missing("acl"));
+        return;
+    };
+    let Kind::Array(items) = v.kind() else {
+        errs.push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::FormatS(v))));
+        return;
+    };
+    if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(*a))) {
+        errs.push(FieldError::invalid_msg(
+            "acl",
+            format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
+        ));
     }
 }
 
-fn check_users(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_users<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     match m.slots[i] {
         None => errs.push(FieldError::missing("users")),
         Some(v) => check_array(errs, "users", v, is_user, Show::AsJson),
     }
 }
 
-fn check_billing_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
-    let is_tag = |t: &Json| matches!(t, Json::String(s) if js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
+fn check_billing_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
+    let is_tag = |t: &V| t.as_str().is_some_and(|s| js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
     match m.slots[i] {
         None => errs.push(FieldError::missing("billing_tags")),
         Some(v) => check_array(errs, "billing_tags", v, is_tag, Show::AsString),
     }
 }
 
-fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_traits<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("traits")),
         // Node throws on `Object.keys(null)`.
-        Some(v @ Json::Null) => errs.push(FieldError::invalid_msg(
+        Some(v) if v.is_null() => errs.push(FieldError::invalid_msg(
             "traits",
             format!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
         )),
@@ -559,11 +557,11 @@ fn check_traits(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usi
     }
 }
 
-fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing("tags")),
-        Some(v @ Json::Object(_)) => {
+        Some(v) if matches!(v.kind(), Kind::Object(_)) => {
             let len = js::json_utf16_len(v);
             if len > MAX_TAGS_LENGTH {
                 errs.push(FieldError::invalid_msg(
@@ -580,7 +578,7 @@ fn check_tags(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize
     }
 }
 
-fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_inherited_directories<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     match m.slots[i] {
         None => errs.push(FieldError::missing("inherited_directories")),
         Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
@@ -590,27 +588,27 @@ fn check_inherited_directories(errs: &mut Vec<FieldError>, m: &Present, _opts: &
                 js::Stringify(v)
             ),
         )),
-        Some(v) => check_array(errs, "inherited_directories", v, Json::is_string, Show::AsJson),
+        Some(v) => check_array(errs, "inherited_directories", v, V::is_string, Show::AsJson),
     }
 }
 
 /// `{"name": ...}` and nothing else.
-fn is_user(u: &Json) -> bool {
-    matches!(u, Json::Object(o) if o.len() == 1 && o[0].key.id() == Some(f::NAME))
+fn is_user(u: &impl JsonValue) -> bool {
+    matches!(u.kind(), Kind::Object(1)) && u.keyed_members().all(|(id, _, _)| id == Some(f::NAME))
 }
 
 /// An array whose entries must each pass `entry_ok`, with Node's messages:
 /// `invalid image "<field>" entry: <entry>` for each bad entry (`entry :`
 /// for billing_tags, as Node has it), or `invalid image "<field>" (not an
 /// array): <value>`; `show` prints values as Node's `%j` or `%s` does.
-fn check_array(
+fn check_array<V: JsonValue>(
     errs: &mut Vec<FieldError>,
     field: &'static str,
-    value: &Json,
-    entry_ok: impl Fn(&Json) -> bool,
+    value: &V,
+    entry_ok: impl Fn(&V) -> bool,
     show: Show,
 ) {
-    let Json::Array(items) = value else {
+    let Kind::Array(items) = value.kind() else {
         let message = format!("invalid image \"{field}\" (not an array): {}", show.of(value));
         errs.push(FieldError::invalid_msg(field, message));
         return;
@@ -629,7 +627,7 @@ enum Show {
 }
 
 impl Show {
-    fn of(self, v: &Json) -> impl fmt::Display + '_ {
+    fn of(self, v: &impl JsonValue) -> impl fmt::Display + '_ {
         fmt::from_fn(move |f| match self {
             Show::AsString => fmt::Display::fmt(&js::FormatS(v), f),
             Show::AsJson => fmt::Display::fmt(&js::Stringify(v), f),
@@ -639,11 +637,11 @@ impl Show {
 
 /// Node's `boolFromString` without a default: a boolean, or "true"/"false".
 /// `None` where Node throws.
-pub fn bool_from_string(v: &Json) -> Option<bool> {
-    match v {
-        Json::Bool(b) => Some(*b),
-        Json::String(s) if &**s == "true" => Some(true),
-        Json::String(s) if &**s == "false" => Some(false),
+pub fn bool_from_string(v: &impl JsonValue) -> Option<bool> {
+    match v.kind() {
+        Kind::Bool(b) => Some(b),
+        Kind::String("true") => Some(true),
+        Kind::String("false") => Some(false),
         _ => None,
     }
 }
@@ -651,16 +649,16 @@ pub fn bool_from_string(v: &Json) -> Option<bool> {
 /// `boolFromString(manifest.activated) === true`. Where Node would throw
 /// (a non-boolean `activated`), `activated` is not true; its own validator
 /// reports it.
-fn activated_is_true(m: &Present) -> bool {
+fn activated_is_true<V: JsonValue>(m: &Present<V>) -> bool {
     m.get(f::ACTIVATED).and_then(bool_from_string) == Some(true)
 }
 
 /// `manifest.type === t` (a strict comparison: only the string matches).
-fn type_is(m: &Present, t: &str) -> bool {
-    m.get(f::TYPE).and_then(Json::as_str) == Some(t)
+fn type_is<V: JsonValue>(m: &Present<V>, t: &str) -> bool {
+    m.get(f::TYPE).and_then(V::as_str) == Some(t)
 }
 
-fn is_zvol(m: &Present) -> bool {
+fn is_zvol<V: JsonValue>(m: &Present<V>) -> bool {
     type_is(m, "zvol")
 }
 
@@ -784,18 +782,18 @@ pub fn is_published_at(s: &str) -> bool {
 }
 
 /// `value.length > max`, for any value (`undefined > max` is false).
-fn js_length_exceeds(v: &Json, max: f64) -> bool {
-    match v {
+fn js_length_exceeds(v: &impl JsonValue, max: f64) -> bool {
+    match v.kind() {
         // A string has no more UTF-16 units than UTF-8 bytes: most are
         // settled without counting.
-        Json::String(s) => s.len() as f64 > max && js::utf16_len(s) as f64 > max,
+        Kind::String(s) => s.len() as f64 > max && js::utf16_len(s) as f64 > max,
         _ => js::length(v).is_some_and(|len| len > max),
     }
 }
 
 fn check_name_like(
     errs: &mut Vec<FieldError>,
-    value: Option<&Json>,
+    value: Option<&impl JsonValue>,
     field: &'static str,
     max: f64,
     charset_ok: fn(&str) -> bool,
@@ -804,7 +802,7 @@ fn check_name_like(
     match value {
         None => errs.push(FieldError::missing(field)),
         // Node throws reading `null.length`.
-        Some(Json::Null) => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
+        Some(v) if v.is_null() => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
         Some(v) if js_length_exceeds(v, max) => {
             errs.push(FieldError::invalid_msg(field, format!("image {field} is too long, max {max} characters")))
         }
@@ -847,16 +845,13 @@ fn host_has_stray_bracket(s: &str) -> bool {
     !bracketed
 }
 
-fn check_url(errs: &mut Vec<FieldError>, value: Option<&Json>, field: &'static str, label: &str, what: &str) {
+fn check_url(errs: &mut Vec<FieldError>, value: Option<&impl JsonValue>, field: &'static str, label: &str, what: &str) {
     let Some(v) = value else {
         errs.push(FieldError::missing(field));
         return;
     };
-    let protocol_ok = match v {
-        // Node's url.parse throws on a non-string: no protocol to speak of.
-        Json::String(s) => is_http_url(s) && !host_has_stray_bracket(s),
-        _ => false,
-    };
+    // Node's url.parse throws on a non-string: no protocol to speak of.
+    let protocol_ok = v.as_str().is_some_and(|s| is_http_url(s) && !host_has_stray_bracket(s));
     if !protocol_ok {
         errs.push(FieldError::invalid_msg(field, format!("invalid image {label} URL protocol")));
     } else if js_length_exceeds(v, MAX_URL_LENGTH) {
@@ -867,14 +862,14 @@ fn check_url(errs: &mut Vec<FieldError>, value: Option<&Json>, field: &'static s
 /// `type` and `os`: the string "null" is allowed while an image is being
 /// created; otherwise the value, as a property key, must name a valid value
 /// (or, as in Node, a name every JavaScript object has).
-fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str]) {
+fn check_enum<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, i: usize, valid: &[&str]) {
     let field = FIELDS[i];
     let Some(v) = m.get(i) else {
         errs.push(FieldError::missing(field));
         return;
     };
     if v.as_str() == Some("null") {
-        let state = m.get(f::STATE).and_then(Json::as_str);
+        let state = m.get(f::STATE).and_then(V::as_str);
         if !matches!(state, Some("creating" | "failed")) {
             errs.push(FieldError::invalid_msg(field, format!("invalid image {field}, \"null\"")));
         }
@@ -890,7 +885,7 @@ fn check_enum(errs: &mut Vec<FieldError>, m: &Present, i: usize, valid: &[&str])
 }
 
 /// `nic_driver`, `disk_driver`, `cpu_type`: a string, only on zvol images.
-fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_zvol_only<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
     match m.get(i) {
         None => {
@@ -909,7 +904,7 @@ fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: 
                 ),
             ));
         }
-        Some(Json::String(_)) => {}
+        Some(v) if v.is_string() => {}
         Some(v) => errs.push(FieldError::invalid_msg(
             field,
             format!("invalid image {field}: \"{}\" (must be a string)", js::FormatS(v)),
@@ -917,7 +912,7 @@ fn check_zvol_only(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: 
     }
 }
 
-fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usize) {
+fn check_files<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, _i: usize) {
     let Some(files) = m.get(f::FILES) else {
         if activated_is_true(m) {
             errs.push(FieldError {
@@ -928,7 +923,7 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         }
         return;
     };
-    let Json::Array(files) = files else {
+    let Kind::Array(files) = files.kind() else {
         errs.push(FieldError::invalid_msg(
             "files",
             format!("invalid image \"files\" (not an array): {}", js::FormatS(files)),
@@ -944,14 +939,12 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         // A `null` entry makes Node throw; we treat it as an entry with no fields.
         // One pass over the entry instead of three hashed lookups.
         let (mut sha1, mut size, mut compression) = (None, None, None);
-        if let Json::Object(o) = file {
-            for member in o {
-                match member.key.id() {
-                    Some(f::SHA1) => sha1 = Some(&member.value),
-                    Some(f::SIZE) => size = Some(&member.value),
-                    Some(f::COMPRESSION) => compression = Some(&member.value),
-                    _ => {}
-                }
+        for (id, _, value) in file.keyed_members() {
+            match id {
+                Some(f::SHA1) => sha1 = Some(value),
+                Some(f::SIZE) => size = Some(value),
+                Some(f::COMPRESSION) => compression = Some(value),
+                _ => {}
             }
         }
         if !sha1.is_some_and(js::truthy) {
@@ -962,7 +955,7 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
         }
         match compression {
             Some(c) if js::truthy(c) => {
-                if !matches!(c, Json::String(s) if VALID_FILE_COMPRESSIONS.contains(&&**s)) {
+                if !c.as_str().is_some_and(|s| VALID_FILE_COMPRESSIONS.contains(&s)) {
                     errs.push(FieldError::invalid_msg(
                         "files",
                         format!(
@@ -979,25 +972,25 @@ fn check_files(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, _i: usi
     }
 }
 
-fn is_trait_value(v: &Json) -> bool {
-    matches!(v, Json::String(_) | Json::Bool(_) | Json::Array(_))
+fn is_trait_value(v: &impl JsonValue) -> bool {
+    matches!(v.kind(), Kind::String(_) | Kind::Bool(_) | Kind::Array(_))
 }
 
 /// Whether every value of an object or array passes `ok`: the common case,
 /// settled without listing keys in JavaScript order.
-fn all_values(v: &Json, ok: impl Fn(&Json) -> bool) -> bool {
-    match v {
-        Json::Object(o) => o.iter().all(|m| ok(&m.value)),
-        Json::Array(a) => a.iter().all(ok),
+fn all_values<V: JsonValue>(v: &V, ok: impl Fn(&V) -> bool) -> bool {
+    match v.kind() {
+        Kind::Object(_) => v.members().all(|(_, member)| ok(member)),
+        Kind::Array(a) => a.iter().all(ok),
         _ => true,
     }
 }
 
 /// `(key, value)` pairs of an object or array, in JavaScript key order.
-fn entries(v: &Json) -> Vec<(Cow<'_, str>, &Json)> {
-    match v {
-        Json::Object(_) => js::members_in_key_order(v).into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect(),
-        Json::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
+fn entries<V: JsonValue>(v: &V) -> Vec<(Cow<'_, str>, &V)> {
+    match v.kind() {
+        Kind::Object(_) => js::members_in_key_order(v).into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect(),
+        Kind::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
         _ => Vec::new(),
     }
 }
@@ -1019,11 +1012,11 @@ mod req {
 
 /// Position of a requirement in [`KNOWN_REQUIREMENTS`].
 #[inline]
-fn requirement_index(key: &Key) -> Option<usize> {
-    key.id().filter(|id| (FIRST_REQUIREMENT..FIRST_FILE_FIELD).contains(id)).map(|id| id - FIRST_REQUIREMENT)
+fn requirement_index(key_id: Option<usize>) -> Option<usize> {
+    key_id.filter(|id| (FIRST_REQUIREMENT..FIRST_FILE_FIELD).contains(id)).map(|id| id - FIRST_REQUIREMENT)
 }
 
-fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, i: usize) {
+fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let value = m.slots[i];
     let Some(reqs) = value else {
         errs.push(FieldError::missing("requirements"));
@@ -1039,24 +1032,22 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
         return;
     }
     // One pass over the object instead of eight hashed lookups.
-    let mut known: [Option<&Json>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
-    let mut has_unknown = !matches!(reqs, Json::Object(_));
-    if let Json::Object(members) = reqs {
-        for member in members.iter() {
-            match requirement_index(&member.key) {
-                Some(i) => known[i] = Some(&member.value),
-                None => has_unknown |= member.key.as_str() != "__proto__",
-            }
+    let mut known: [Option<&V>; KNOWN_REQUIREMENTS.len()] = [None; KNOWN_REQUIREMENTS.len()];
+    let mut has_unknown = !matches!(reqs.kind(), Kind::Object(_));
+    for (id, key, value) in reqs.keyed_members() {
+        match requirement_index(id) {
+            Some(i) => known[i] = Some(value),
+            None => has_unknown |= key != "__proto__",
         }
     }
     let get = |i: usize| known[i].filter(|v| js::truthy(*v));
 
     if let Some(networks) = get(req::NETWORKS) {
-        match networks {
-            Json::Array(nets) => {
+        match networks.kind() {
+            Kind::Array(nets) => {
                 for n in nets {
-                    let ok = matches!(n, Json::Object(o)
-                        if o.len() == 2 && o.iter().all(|m| matches!(m.key.id(), Some(f::NAME | f::DESCRIPTION))));
+                    let ok = matches!(n.kind(), Kind::Object(2))
+                        && n.keyed_members().all(|(id, _, _)| matches!(id, Some(f::NAME | f::DESCRIPTION)));
                     if !ok {
                         errs.push(FieldError::invalid_msg(
                             "requirements.networks",
@@ -1065,9 +1056,9 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
                     }
                 }
             }
-            v => errs.push(FieldError::invalid_msg(
+            _ => errs.push(FieldError::invalid_msg(
                 "requirements.networks",
-                format!("invalid image \"requirements.networks\" (not an array): {}", js::Stringify(v)),
+                format!("invalid image \"requirements.networks\" (not an array): {}", js::Stringify(networks)),
             )),
         }
     }
@@ -1077,17 +1068,17 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
             format!("invalid image \"requirements.brand\" (not a string): {}", js::Stringify(brand)),
         ));
     }
-    if let Some(ssh_key) = get(req::SSH_KEY).filter(|b| !matches!(b, Json::Bool(_))) {
+    if let Some(ssh_key) = get(req::SSH_KEY).filter(|b| !matches!(b.kind(), Kind::Bool(_))) {
         errs.push(FieldError::invalid_msg(
             "requirements.ssh_key",
             format!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::Stringify(ssh_key)),
         ));
     }
-    let ram = |errs: &mut Vec<FieldError>, i: usize| -> Option<(f64, &Json)> {
+    let ram = |errs: &mut Vec<FieldError>, i: usize| -> Option<(f64, &V)> {
         let v = get(i)?;
         let key = KNOWN_REQUIREMENTS[i];
-        match v {
-            Json::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
+        match v.kind() {
+            Kind::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
             _ => {
                 errs.push(FieldError::invalid_msg(
                     format!("requirements.{key}"),
@@ -1115,13 +1106,12 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
         [(req::MIN_PLATFORM, "requirements.min_platform"), (req::MAX_PLATFORM, "requirements.max_platform")]
     {
         let Some(platforms) = get(i) else { continue };
-        let is_obj = matches!(platforms, Json::Object(_) | Json::Array(_));
-        let is_empty = match platforms {
-            Json::Object(o) => o.is_empty(),
-            Json::Array(a) => a.is_empty(),
-            _ => true,
+        let non_empty_object = match platforms.kind() {
+            Kind::Object(len) => len > 0,
+            Kind::Array(a) => !a.is_empty(),
+            _ => false,
         };
-        if !is_obj || is_empty {
+        if !non_empty_object {
             errs.push(FieldError::invalid_msg(
                 field,
                 format!("invalid image \"{field}\" (not an object): {}", js::Stringify(platforms)),
@@ -1130,7 +1120,7 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
         }
         // Node throws on some non-strings (null, 16-element arrays); all
         // non-strings are invalid here.
-        let valid = |platform: &Json| matches!(platform, Json::String(s) if is_platform_version(s));
+        let valid = |platform: &V| platform.as_str().is_some_and(is_platform_version);
         if all_values(platforms, valid) {
             continue;
         }
@@ -1158,7 +1148,7 @@ fn check_requirements(errs: &mut Vec<FieldError>, m: &Present, _opts: &Options, 
                             js::FormatS(b)
                         ),
                     ));
-                } else if !matches!(bootrom, Json::String(s) if VALID_BOOTROMS.contains(&&**s)) {
+                } else if !bootrom.as_str().is_some_and(|s| VALID_BOOTROMS.contains(&s)) {
                     errs.push(FieldError::invalid_msg(
                         "requirements.bootrom",
                         format!(
@@ -1253,6 +1243,7 @@ pub fn is_platform_version(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Key;
 
     /// FIELDS, the `f` positions and the known-key lookup name the same
     /// fields; so do the requirement tables.
@@ -1266,8 +1257,8 @@ mod tests {
         assert_eq!(FIELDS[f::IMAGE_SIZE], "image_size");
         assert_eq!(KNOWN_REQUIREMENTS[req::NETWORKS], "networks");
         assert_eq!(KNOWN_REQUIREMENTS[req::BOOTROM], "bootrom");
-        assert_eq!(requirement_index(&Key::new("max_ram")), Some(req::MAX_RAM));
-        assert_eq!(requirement_index(&Key::new("name")), None);
+        assert_eq!(requirement_index(Key::new("max_ram").id()), Some(req::MAX_RAM));
+        assert_eq!(requirement_index(Key::new("name").id()), None);
         assert_eq!(FULL_REQUIRED.len() + 1, FULL_REQUIRED_WITH_CHANNELS.len());
     }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::cases;
-use imgmanifest::{js, upgrade, validate, Code, FieldError, Mode, Options};
+use imgmanifest::{js, upgrade, validate, Code, FieldError, Json, Mode, Options};
 use serde_json::{json, Value};
 
 const MODES: &[&str] = &["minimal", "dc", "public", "private", "public+channels", "private+channels"];
@@ -116,9 +116,12 @@ struct Tally {
 }
 
 fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
+    let compact = Json::from(manifest);
     for mode in MODES {
         t.comparisons += 1;
         let ours = validate(manifest, &options(mode));
+        // The compact form gives the very same answer as the Value.
+        assert_eq!(validate(&compact, &options(mode)), ours, "case {id} {mode}: Json and Value disagree");
         let theirs = &node["modes"][*mode];
         if let Some(crash) = theirs.get("crash") {
             if ours.iter().any(|e| e.code == Code::Invalid) {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::cases::{bases, UUID};
-use imgmanifest::{js, upgrade, validate, Code, Manifest, Mode, Options};
+use imgmanifest::{js, upgrade, validate, Code, Json, Manifest, Mode, Options};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -68,12 +68,20 @@ fn errors_for(m: &Map<String, Value>, field: &str, opts: &Options) -> Vec<imgman
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// Any JSON, any mode: an answer, never a panic; the same answer twice;
-    /// every error names a field.
+    /// The compact form converts back to the same JSON, keys in order.
+    #[test]
+    fn compact_form_round_trips(v in arb_json()) {
+        let back = Value::from(&Json::from(&v));
+        prop_assert_eq!(serde_json::to_string(&back).unwrap(), serde_json::to_string(&v).unwrap());
+    }
+
+    /// Any JSON, any mode: an answer, never a panic; the same answer twice,
+    /// and from the compact form; every error names a field.
     #[test]
     fn validate_answers_any_json(v in arb_json(), opts in modes()) {
         let a = validate(&v, &opts);
         prop_assert_eq!(&a, &validate(&v, &opts));
+        prop_assert_eq!(&a, &validate(&Json::from(&v), &opts));
         prop_assert!(a.iter().all(|e| !e.field.is_empty() || v.as_object().is_some_and(|m| m.contains_key(""))));
     }
 
