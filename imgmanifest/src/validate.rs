@@ -233,9 +233,19 @@ pub fn validate<V: JsonValue>(manifest: &V, opts: &Options) -> Vec<FieldError> {
         optional &= optional - 1;
     }
     if p.has_unknown_keys {
-        for (key, _) in js::members_in_key_order(manifest) {
-            if !is_field(key) {
-                errs.push(FieldError::invalid(key.to_string()));
+        // In Object.keys order, which is insertion order unless a key looks
+        // like an array index.
+        if js::has_index_keys(manifest) {
+            for (key, _) in js::members_in_key_order(manifest) {
+                if !is_field(key) {
+                    errs.push(FieldError::invalid(key.to_string()));
+                }
+            }
+        } else {
+            for (id, key, _) in manifest.keyed_members() {
+                if id.is_none_or(|id| id >= FIELDS.len()) {
+                    errs.push(FieldError::invalid(key.to_string()));
+                }
             }
         }
     }
@@ -311,7 +321,7 @@ fn check_uuid_like<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _op
     let value = m.slots[i];
     match value {
         None => errs.push(FieldError::missing(field)),
-        Some(v) if !is_uuid(&js::string_of(v)) => errs.push(FieldError::invalid(field)),
+        Some(v) if !is_uuid_value(v) => errs.push(FieldError::invalid(field)),
         Some(_) => {}
     }
 }
@@ -507,7 +517,7 @@ fn check_acl<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &O
         errs.push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::FormatS(v))));
         return;
     };
-    if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid(&js::string_of(*a))) {
+    if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid_value(*a)) {
         errs.push(FieldError::invalid_msg(
             "acl",
             format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
@@ -619,6 +629,22 @@ fn check_array<V: JsonValue>(
     }
 }
 
+/// A list as Node's `list.join(', ')` prints it, written straight into a
+/// message.
+struct Joined<'a>(&'a [&'a str]);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(item)?;
+        }
+        Ok(())
+    }
+}
+
 /// How a message prints a value: as Node's `%s` or `%j`.
 #[derive(Clone, Copy)]
 enum Show {
@@ -660,6 +686,17 @@ fn type_is<V: JsonValue>(m: &Present<V>, t: &str) -> bool {
 
 fn is_zvol<V: JsonValue>(m: &Present<V>) -> bool {
     type_is(m, "zvol")
+}
+
+/// The UUID regex tested on `String(v)`. Only a string, or an array whose
+/// elements join to one, can match: the others are settled without
+/// printing them.
+fn is_uuid_value(v: &impl JsonValue) -> bool {
+    match v.kind() {
+        Kind::String(s) => is_uuid(s),
+        Kind::Array(_) => is_uuid(&js::to_string(v)),
+        _ => false,
+    }
 }
 
 /// `/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/`
@@ -879,7 +916,7 @@ fn check_enum<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, i: usize
     if !valid.contains(&key.as_ref()) && !js::OBJECT_PROTOTYPE_NAMES.contains(&key.as_ref()) {
         errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image {field}, \"{}\", must be one of: {}", js::FormatS(v), valid.join(", ")),
+            format!("invalid image {field}, \"{}\", must be one of: {}", js::FormatS(v), Joined(valid)),
         ));
     }
 }
@@ -961,7 +998,7 @@ fn check_files<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
                         format!(
                             "invalid image \"files\": invalid compression \"{}\" (must be one of {})",
                             js::FormatS(c),
-                            VALID_FILE_COMPRESSIONS.join(", ")
+                            Joined(VALID_FILE_COMPRESSIONS)
                         ),
                     ));
                 }
@@ -1154,7 +1191,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
                         format!(
                             "invalid bootrom \"requirements.bootrom\" invalid entry \"{}\"; must be one of: {}",
                             js::FormatS(bootrom),
-                            VALID_BOOTROMS.join(", ")
+                            Joined(VALID_BOOTROMS)
                         ),
                     ));
                 }
@@ -1260,6 +1297,18 @@ mod tests {
         assert_eq!(requirement_index(Key::new("max_ram").id()), Some(req::MAX_RAM));
         assert_eq!(requirement_index(Key::new("name").id()), None);
         assert_eq!(FULL_REQUIRED.len() + 1, FULL_REQUIRED_WITH_CHANNELS.len());
+    }
+
+    /// Names and versions take exactly their character classes.
+    #[test]
+    fn name_and_version_charsets() {
+        for c in (0..=0x7f_u8).map(char::from).chain(['\u{80}', 'é', '\u{1F600}']) {
+            let s = format!("a{c}1");
+            assert_eq!(is_name(&s), c.is_ascii_alphanumeric() || "._/ -".contains(c), "{c:?}");
+            assert_eq!(is_version(&s), c.is_ascii_alphanumeric() || "._/+-".contains(c), "{c:?}");
+        }
+        assert!(!is_name("") && !is_version(""));
+        assert!(is_name(&"a".repeat(1000)) && !is_name(&format!("{}!", "a".repeat(1000))));
     }
 
     /// Both UUID checks agree, for every byte value at every position of a
