@@ -220,9 +220,10 @@ pub fn validate<V: JsonValue>(manifest: &V, opts: &Options) -> Vec<FieldError> {
         Mode::Public | Mode::Private => (FULL_REQUIRED, mask(FULL_REQUIRED)),
     };
     let p = Present::new(manifest);
-    // Most manifests break a few rules of the stricter modes: room for them
-    // up front costs less than growing the vector twice.
-    let mut errs = Vec::with_capacity(8);
+    // Most manifests break a few rules of the stricter modes, and an
+    // unupgraded v1 manifest a dozen: room for them up front costs less
+    // than growing the vector.
+    let mut errs = Vec::with_capacity(16);
     for &i in required {
         validate_field(&mut errs, i, &p, opts);
     }
