@@ -228,6 +228,16 @@ impl Key {
     }
 }
 
+impl Json {
+    /// An object's members; none for other values.
+    fn object_members(&self) -> &[Member] {
+        match self {
+            Json::Object(m) => m,
+            _ => &[],
+        }
+    }
+}
+
 impl From<&Value> for Json {
     fn from(v: &Value) -> Json {
         match v {
@@ -272,19 +282,11 @@ impl JsonValue for Json {
     }
 
     fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
-        let members: &[Member] = match self {
-            Json::Object(m) => m,
-            _ => &[],
-        };
-        members.iter().map(|m| (m.key.as_str(), &m.value))
+        self.object_members().iter().map(|m| (m.key.as_str(), &m.value))
     }
 
     fn keyed_members(&self) -> impl Iterator<Item = (Option<usize>, &str, &Self)> {
-        let members: &[Member] = match self {
-            Json::Object(m) => m,
-            _ => &[],
-        };
-        members.iter().map(|m| (m.key.id(), m.key.as_str(), &m.value))
+        self.object_members().iter().map(|m| (m.key.id(), m.key.as_str(), &m.value))
     }
 }
 
