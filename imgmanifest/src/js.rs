@@ -219,7 +219,7 @@ pub fn length(v: &impl JsonValue) -> Option<f64> {
     match v.kind() {
         Kind::String(s) => Some(utf16_len(s) as f64),
         Kind::Array(a) => Some(a.len() as f64),
-        Kind::Object(_) => v.members().filter(|(k, _)| *k == "length").last().map(|(_, len)| to_number(len)),
+        Kind::Object(_) => v.members().find(|(k, _)| *k == "length").map(|(_, len)| to_number(len)),
         _ => None,
     }
 }

@@ -111,7 +111,8 @@ impl fmt::Display for FieldError {
 }
 
 /// Every manifest field IMGAPI knows, in the order Node validates optional
-/// fields (its `fields` table).
+/// fields (its `fields` table): the head of [`KNOWN_KEYS`], so that a key's
+/// id is its field's position.
 pub const FIELDS: &[&str] = KNOWN_KEYS.as_slice().split_at(FIRST_REQUIREMENT).0;
 
 const MINIMAL_REQUIRED: &[usize] = &[f::V, f::UUID, f::NAME, f::VERSION, f::TYPE, f::OS];
@@ -157,6 +158,7 @@ pub const VALID_STATES: &[&str] = &["active", "unactivated", "disabled", "failed
 pub const VALID_FILE_COMPRESSIONS: &[&str] = &["gzip", "bzip2", "xz", "none"];
 const VALID_BOOTROMS: &[&str] = &["bios", "uefi"];
 
+/// Whether `key` names a manifest field.
 fn is_field(key: &str) -> bool {
     known_key_id(key).is_some_and(|id| usize::from(id) < FIELDS.len())
 }
