@@ -188,16 +188,18 @@ pub fn has_index_keys(v: &impl JsonValue) -> bool {
 }
 
 /// An object's members in `Object.keys` order: array-index keys ascending,
-/// then the others in insertion order.
-pub fn members_in_key_order<V: JsonValue>(v: &V) -> Vec<(&str, &V)> {
-    if !has_index_keys(v) {
-        return v.members().collect();
-    }
-    let mut indices: Vec<(u32, (&str, &V))> = v.members().filter_map(|m| array_index(m.0).map(|i| (i, m))).collect();
-    indices.sort_by_key(|(i, _)| *i);
-    let mut out: Vec<(&str, &V)> = indices.into_iter().map(|(_, m)| m).collect();
-    out.extend(v.members().filter(|(k, _)| array_index(k).is_none()));
-    out
+/// then the others in insertion order. Without array-index keys (the usual
+/// case) that is insertion order, and nothing is sorted or allocated.
+pub fn members_in_key_order<V: JsonValue>(v: &V) -> impl Iterator<Item = (&str, &V)> {
+    let sorted = has_index_keys(v).then(|| {
+        let mut indices: Vec<(u32, (&str, &V))> =
+            v.members().filter_map(|m| array_index(m.0).map(|i| (i, m))).collect();
+        indices.sort_by_key(|(i, _)| *i);
+        let others = v.members().filter(|(k, _)| array_index(k).is_none());
+        indices.into_iter().map(|(_, m)| m).chain(others)
+    });
+    let plain = sorted.is_none().then(|| v.members());
+    sorted.into_iter().flatten().chain(plain.into_iter().flatten())
 }
 
 /// `Object.keys(v)` for any value: object keys, array indices, string
@@ -206,7 +208,7 @@ pub fn members_in_key_order<V: JsonValue>(v: &V) -> Vec<(&str, &V)> {
 pub fn keys_of_any(v: &impl JsonValue) -> Option<Vec<String>> {
     match v.kind() {
         Kind::Null => None,
-        Kind::Object(_) => Some(members_in_key_order(v).into_iter().map(|(k, _)| k.to_string()).collect()),
+        Kind::Object(_) => Some(members_in_key_order(v).map(|(k, _)| k.to_string()).collect()),
         Kind::Array(a) => Some((0..a.len()).map(|i| i.to_string()).collect()),
         Kind::String(s) => Some((0..utf16_len(s)).map(|i| i.to_string()).collect()),
         Kind::Bool(_) | Kind::Number(_) => Some(Vec::new()),
@@ -455,7 +457,7 @@ fn write_json(v: &impl JsonValue, out: &mut impl fmt::Write) -> fmt::Result {
         }
         Kind::Object(_) => {
             out.write_char('{')?;
-            for (i, (k, member)) in members_in_key_order(v).into_iter().enumerate() {
+            for (i, (k, member)) in members_in_key_order(v).enumerate() {
                 if i > 0 {
                     out.write_char(',')?;
                 }
@@ -548,7 +550,6 @@ fn inspect(v: &impl JsonValue, level: usize) -> String {
                 return "[Object]".into();
             }
             let entries = members_in_key_order(v)
-                .into_iter()
                 .map(|(k, member)| format!("{}: {}", inspect_key(k), inspect(member, level + 1)))
                 .collect();
             braces(entries, "{", "}")
@@ -651,7 +652,7 @@ mod tests {
         assert_eq!(to_string(&json!([1, null, [2, 3], "a"])), "1,,2,3,a");
         assert_eq!(to_string(&json!({"a": 1})), "[object Object]");
         let v = json!({"b": 1, "10": 2, "2": 3, "a": 4, "01": 5});
-        let keys: Vec<&str> = members_in_key_order(&v).into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<&str> = members_in_key_order(&v).map(|(k, _)| k).collect();
         assert_eq!(keys, vec!["2", "10", "b", "a", "01"]);
         assert_eq!(json_stringify(&v), r#"{"2":3,"10":2,"b":1,"a":4,"01":5}"#);
     }

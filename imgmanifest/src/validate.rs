@@ -1029,7 +1029,7 @@ fn all_values<V: JsonValue>(v: &V, ok: impl Fn(&V) -> bool) -> bool {
 /// `(key, value)` pairs of an object or array, in JavaScript key order.
 fn entries<V: JsonValue>(v: &V) -> Vec<(Cow<'_, str>, &V)> {
     match v.kind() {
-        Kind::Object(_) => js::members_in_key_order(v).into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect(),
+        Kind::Object(_) => js::members_in_key_order(v).map(|(k, v)| (Cow::Borrowed(k), v)).collect(),
         Kind::Array(a) => a.iter().enumerate().map(|(i, e)| (Cow::Owned(i.to_string()), e)).collect(),
         _ => Vec::new(),
     }
