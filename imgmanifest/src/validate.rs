@@ -12,6 +12,17 @@ use std::fmt;
 
 use crate::js::{self, JsonValue, Kind};
 use crate::json::{key_id as f, known_key_id, FIRST_FILE_FIELD, FIRST_REQUIREMENT, KNOWN_KEYS};
+
+/// `format!` for error messages, into a string with room for most of them:
+/// `format!` sizes its string from the literal text alone, and a message
+/// quoting a value then grows it once or twice.
+macro_rules! message {
+    ($($arg:tt)*) => {{
+        let mut text = String::with_capacity(128);
+        fmt::Write::write_fmt(&mut text, format_args!($($arg)*)).expect("writing to a String");
+        text
+    }};
+}
 use serde::Serialize;
 
 /// Which IMGAPI rules to apply.
@@ -366,7 +377,7 @@ fn check_description<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _
             if js_length_exceeds(v, MAX_DESCRIPTION_LENGTH) {
                 errs.push(FieldError::invalid_msg(
                     "description",
-                    format!("image description is too long, max {} characters", MAX_DESCRIPTION_LENGTH),
+                    message!("image description is too long, max {} characters", MAX_DESCRIPTION_LENGTH),
                 ));
             }
         }
@@ -428,7 +439,7 @@ fn check_public<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts: 
             match bool_from_string(v) {
                 None => errs.push(FieldError::invalid_msg(
                     "public",
-                    format!("TypeError: invalid value for \"undefined\": {}", js::Stringify(v)),
+                    message!("TypeError: invalid value for \"undefined\": {}", js::Stringify(v)),
                 )),
                 Some(false) if opts.mode == Mode::Public => errs
                     .push(FieldError::invalid_msg("public", "private images are not allowed on a public Images API")),
@@ -458,14 +469,14 @@ fn check_image_size<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _o
         }
         Some(v) if js::truthy(v) && !is_zvol(m) => errs.push(FieldError::invalid_msg(
             "image_size",
-            format!("invalid image image_size: \"{}\" (cannot have a value when image type is zvol)", js::FormatS(v)),
+            message!("invalid image image_size: \"{}\" (cannot have a value when image type is zvol)", js::FormatS(v)),
         )),
         Some(v) => {
             let n = js::to_number(v);
             if !(n.is_finite() && n.fract() == 0.0) {
                 errs.push(FieldError::invalid_msg(
                     "image_size",
-                    format!("invalid image image_size: \"{}\" (must be a positive integer)", js::FormatS(v)),
+                    message!("invalid image image_size: \"{}\" (must be a positive integer)", js::FormatS(v)),
                 ));
             }
         }
@@ -490,7 +501,7 @@ fn check_error<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
         None => errs.push(FieldError::missing("error")),
         Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
             "error",
-            format!("invalid image \"error\" (not an object): {}", js::Stringify(v)),
+            message!("invalid image \"error\" (not an object): {}", js::Stringify(v)),
         )),
         Some(_) => {}
     }
@@ -504,7 +515,7 @@ fn check_boolean<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts
         // Node throws on anything but a boolean or "true"/"false".
         Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image \"{field}\" (not an accepted boolean value): {}", js::Stringify(v)),
+            message!("invalid image \"{field}\" (not an accepted boolean value): {}", js::Stringify(v)),
         )),
         Some(_) => {}
     }
@@ -517,13 +528,13 @@ fn check_acl<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &O
         return;
     };
     let Kind::Array(items) = v.kind() else {
-        errs.push(FieldError::invalid_msg("acl", format!("invalid image \"acl\" (not an array): {}", js::FormatS(v))));
+        errs.push(FieldError::invalid_msg("acl", message!("invalid image \"acl\" (not an array): {}", js::FormatS(v))));
         return;
     };
     if let Some((i, item)) = items.iter().enumerate().find(|(_, a)| !is_uuid_value(*a)) {
         errs.push(FieldError::invalid_msg(
             "acl",
-            format!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
+            message!("invalid image \"acl\" (item {i} is not a UUID): {}", js::FormatS(item)),
         ));
     }
 }
@@ -550,11 +561,11 @@ fn check_traits<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts:
         // Node throws on `Object.keys(null)`.
         Some(v) if v.is_null() => errs.push(FieldError::invalid_msg(
             "traits",
-            format!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
+            message!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
         )),
         Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
             "traits",
-            format!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
+            message!("invalid image \"traits\" (not an object): {}", js::Stringify(v)),
         )),
         Some(v) if all_values(v, is_trait_value) => {}
         Some(v) => {
@@ -562,7 +573,7 @@ fn check_traits<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts:
                 if !is_trait_value(tv) {
                     errs.push(FieldError::invalid_msg(
                         "traits",
-                        format!("invalid image \"traits\" entry: ({key}, {})", js::Stringify(tv)),
+                        message!("invalid image \"traits\" entry: ({key}, {})", js::Stringify(tv)),
                     ));
                 }
             }
@@ -579,14 +590,14 @@ fn check_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &
             if len > MAX_TAGS_LENGTH {
                 errs.push(FieldError::invalid_msg(
                     "tags",
-                    format!("image \"tags\" object is too big: {len} characters (max {MAX_TAGS_LENGTH})"),
+                    message!("image \"tags\" object is too big: {len} characters (max {MAX_TAGS_LENGTH})"),
                 ));
             }
         }
         // Arrays and primitives are rejected by Node; `null` makes it throw.
         Some(v) => errs.push(FieldError::invalid_msg(
             "tags",
-            format!("invalid image \"tags\" (not an object): {}", js::Stringify(v)),
+            message!("invalid image \"tags\" (not an object): {}", js::Stringify(v)),
         )),
     }
 }
@@ -596,7 +607,7 @@ fn check_inherited_directories<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Pre
         None => errs.push(FieldError::missing("inherited_directories")),
         Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
             "inherited_directories",
-            format!(
+            message!(
                 "invalid image \"inherited_directories\" (only valid for a type:zone-dataset image): {}",
                 js::Stringify(v)
             ),
@@ -622,13 +633,13 @@ fn check_array<V: JsonValue>(
     show: Show,
 ) {
     let Kind::Array(items) = value.kind() else {
-        let message = format!("invalid image \"{field}\" (not an array): {}", show.of(value));
+        let message = message!("invalid image \"{field}\" (not an array): {}", show.of(value));
         errs.push(FieldError::invalid_msg(field, message));
         return;
     };
     let entry = if field == "billing_tags" { "entry :" } else { "entry:" };
     for item in items.iter().filter(|item| !entry_ok(item)) {
-        errs.push(FieldError::invalid_msg(field, format!("invalid image \"{field}\" {entry} {}", show.of(item))));
+        errs.push(FieldError::invalid_msg(field, message!("invalid image \"{field}\" {entry} {}", show.of(item))));
     }
 }
 
@@ -842,9 +853,9 @@ fn check_name_like(
     match value {
         None => errs.push(FieldError::missing(field)),
         // Node throws reading `null.length`.
-        Some(v) if v.is_null() => errs.push(FieldError::invalid_msg(field, format!("image {field} is null"))),
+        Some(v) if v.is_null() => errs.push(FieldError::invalid_msg(field, message!("image {field} is null"))),
         Some(v) if js_length_exceeds(v, max) => {
-            errs.push(FieldError::invalid_msg(field, format!("image {field} is too long, max {max} characters")))
+            errs.push(FieldError::invalid_msg(field, message!("image {field} is too long, max {max} characters")))
         }
         Some(v) if !charset_ok(&js::string_of(v)) => errs.push(FieldError::invalid_msg(field, charset_message)),
         Some(_) => {}
@@ -893,9 +904,9 @@ fn check_url(errs: &mut Vec<FieldError>, value: Option<&impl JsonValue>, field: 
     // Node's url.parse throws on a non-string: no protocol to speak of.
     let protocol_ok = v.as_str().is_some_and(|s| is_http_url(s) && !host_has_stray_bracket(s));
     if !protocol_ok {
-        errs.push(FieldError::invalid_msg(field, format!("invalid image {label} URL protocol")));
+        errs.push(FieldError::invalid_msg(field, message!("invalid image {label} URL protocol")));
     } else if js_length_exceeds(v, MAX_URL_LENGTH) {
-        errs.push(FieldError::invalid_msg(field, format!("{what} is too long (max {MAX_URL_LENGTH} characters)")));
+        errs.push(FieldError::invalid_msg(field, message!("{what} is too long (max {MAX_URL_LENGTH} characters)")));
     }
 }
 
@@ -911,7 +922,7 @@ fn check_enum<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, i: usize
     if v.as_str() == Some("null") {
         let state = m.get(f::STATE).and_then(V::as_str);
         if !matches!(state, Some("creating" | "failed")) {
-            errs.push(FieldError::invalid_msg(field, format!("invalid image {field}, \"null\"")));
+            errs.push(FieldError::invalid_msg(field, message!("invalid image {field}, \"null\"")));
         }
         return;
     }
@@ -919,7 +930,7 @@ fn check_enum<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, i: usize
     if !valid.contains(&key.as_ref()) && !js::OBJECT_PROTOTYPE_NAMES.contains(&key.as_ref()) {
         errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image {field}, \"{}\", must be one of: {}", js::FormatS(v), Joined(valid)),
+            message!("invalid image {field}, \"{}\", must be one of: {}", js::FormatS(v), Joined(valid)),
         ));
     }
 }
@@ -938,7 +949,7 @@ fn check_zvol_only<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _op
             let gap = if field == "disk_driver" { "  " } else { " " };
             errs.push(FieldError::invalid_msg(
                 field,
-                format!(
+                message!(
                     "invalid image {field}: \"{}\" (cannot have a value{gap}when image type is zvol)",
                     js::FormatS(v)
                 ),
@@ -947,7 +958,7 @@ fn check_zvol_only<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _op
         Some(v) if v.is_string() => {}
         Some(v) => errs.push(FieldError::invalid_msg(
             field,
-            format!("invalid image {field}: \"{}\" (must be a string)", js::FormatS(v)),
+            message!("invalid image {field}: \"{}\" (must be a string)", js::FormatS(v)),
         )),
     }
 }
@@ -966,7 +977,7 @@ fn check_files<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
     let Kind::Array(files) = files.kind() else {
         errs.push(FieldError::invalid_msg(
             "files",
-            format!("invalid image \"files\" (not an array): {}", js::FormatS(files)),
+            message!("invalid image \"files\" (not an array): {}", js::FormatS(files)),
         ));
         return;
     };
@@ -998,7 +1009,7 @@ fn check_files<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
                 if !c.as_str().is_some_and(|s| VALID_FILE_COMPRESSIONS.contains(&s)) {
                     errs.push(FieldError::invalid_msg(
                         "files",
-                        format!(
+                        message!(
                             "invalid image \"files\": invalid compression \"{}\" (must be one of {})",
                             js::FormatS(c),
                             Joined(VALID_FILE_COMPRESSIONS)
@@ -1067,7 +1078,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
     if reqs.is_null() {
         errs.push(FieldError::invalid_msg(
             "requirements",
-            format!("invalid image \"requirements\" (not an object): {}", js::Stringify(reqs)),
+            message!("invalid image \"requirements\" (not an object): {}", js::Stringify(reqs)),
         ));
         return;
     }
@@ -1091,27 +1102,27 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
                     if !ok {
                         errs.push(FieldError::invalid_msg(
                             "requirements.networks",
-                            format!("invalid image \"requirements.networks\" entry: {}", js::Stringify(n)),
+                            message!("invalid image \"requirements.networks\" entry: {}", js::Stringify(n)),
                         ));
                     }
                 }
             }
             _ => errs.push(FieldError::invalid_msg(
                 "requirements.networks",
-                format!("invalid image \"requirements.networks\" (not an array): {}", js::Stringify(networks)),
+                message!("invalid image \"requirements.networks\" (not an array): {}", js::Stringify(networks)),
             )),
         }
     }
     if let Some(brand) = get(req::BRAND).filter(|b| !b.is_string()) {
         errs.push(FieldError::invalid_msg(
             "requirements.brand",
-            format!("invalid image \"requirements.brand\" (not a string): {}", js::Stringify(brand)),
+            message!("invalid image \"requirements.brand\" (not a string): {}", js::Stringify(brand)),
         ));
     }
     if let Some(ssh_key) = get(req::SSH_KEY).filter(|b| !matches!(b.kind(), Kind::Bool(_))) {
         errs.push(FieldError::invalid_msg(
             "requirements.ssh_key",
-            format!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::Stringify(ssh_key)),
+            message!("invalid image \"requirements.ssh_key\" (not a boolean): {}", js::Stringify(ssh_key)),
         ));
     }
     let ram = |errs: &mut Vec<FieldError>, i: usize| -> Option<(f64, &V)> {
@@ -1121,8 +1132,8 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
             Kind::Number(n) if js::to_f64(n).is_finite() && js::to_f64(n).fract() == 0.0 => Some((js::to_f64(n), v)),
             _ => {
                 errs.push(FieldError::invalid_msg(
-                    format!("requirements.{key}"),
-                    format!("invalid image \"requirements.{key}\" (not a positive integer): {}", js::Stringify(v)),
+                    message!("requirements.{key}"),
+                    message!("invalid image \"requirements.{key}\" (not a positive integer): {}", js::Stringify(v)),
                 ));
                 None
             }
@@ -1134,7 +1145,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
         if max - min < 0.0 {
             errs.push(FieldError::invalid_msg(
                 "requirements.max_ram",
-                format!(
+                message!(
                     "min_ram must be <= max_ram, but:min_ram={}, max_ram={}",
                     js::FormatS(min_v),
                     js::FormatS(max_v)
@@ -1154,7 +1165,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
         if !non_empty_object {
             errs.push(FieldError::invalid_msg(
                 field,
-                format!("invalid image \"{field}\" (not an object): {}", js::Stringify(platforms)),
+                message!("invalid image \"{field}\" (not an object): {}", js::Stringify(platforms)),
             ));
             continue;
         }
@@ -1168,7 +1179,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
             if !valid(platform) {
                 errs.push(FieldError::invalid_msg(
                     field,
-                    format!(
+                    message!(
                         "invalid image \"{field}\" entry: \"{sdc_version}: {}\" not a valid platform version",
                         js::FormatS(platform)
                     ),
@@ -1183,7 +1194,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
                 if b.as_str() != Some("bhyve") {
                     errs.push(FieldError::invalid_msg(
                         "requirements.bootrom",
-                        format!(
+                        message!(
                             "invalid bootrom \"requirements.bootrom\" not supported with \"{}\" brand; \"requirements.brand\" must be \"bhyve\"",
                             js::FormatS(b)
                         ),
@@ -1191,7 +1202,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
                 } else if !bootrom.as_str().is_some_and(|s| VALID_BOOTROMS.contains(&s)) {
                     errs.push(FieldError::invalid_msg(
                         "requirements.bootrom",
-                        format!(
+                        message!(
                             "invalid bootrom \"requirements.bootrom\" invalid entry \"{}\"; must be one of: {}",
                             js::FormatS(bootrom),
                             Joined(VALID_BOOTROMS)
@@ -1217,7 +1228,7 @@ fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
     let unknown: Vec<String> =
         js::keys_of_any(reqs).unwrap_or_default().into_iter().filter(|k| is_unknown(k)).collect();
     for key in unknown {
-        let message = format!("unsupported requirement \"{key}\"");
+        let message = message!("unsupported requirement \"{key}\"");
         errs.push(FieldError::invalid_msg(key, message));
     }
 }
@@ -1306,12 +1317,12 @@ mod tests {
     #[test]
     fn name_and_version_charsets() {
         for c in (0..=0x7f_u8).map(char::from).chain(['\u{80}', 'é', '\u{1F600}']) {
-            let s = format!("a{c}1");
+            let s = message!("a{c}1");
             assert_eq!(is_name(&s), c.is_ascii_alphanumeric() || "._/ -".contains(c), "{c:?}");
             assert_eq!(is_version(&s), c.is_ascii_alphanumeric() || "._/+-".contains(c), "{c:?}");
         }
         assert!(!is_name("") && !is_version(""));
-        assert!(is_name(&"a".repeat(1000)) && !is_name(&format!("{}!", "a".repeat(1000))));
+        assert!(is_name(&"a".repeat(1000)) && !is_name(&message!("{}!", "a".repeat(1000))));
     }
 
     /// Both UUID checks agree, for every byte value at every position of a
