@@ -516,7 +516,8 @@ impl<V: JsonValue> fmt::Display for FormatS<'_, V> {
             Kind::Number(n) if to_f64(n) == 0.0 && to_f64(n).is_sign_negative() => f.write_str("-0"),
             Kind::Number(n) => write_number(n, f),
             Kind::Array(_) | Kind::Object(_) => f.write_str(&inspect(v, 0)),
-            _ => f.write_str(&to_string(v)),
+            Kind::Null => f.write_str("null"),
+            Kind::Bool(b) => f.write_str(if b { "true" } else { "false" }),
         }
     }
 }
