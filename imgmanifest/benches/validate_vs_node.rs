@@ -40,7 +40,7 @@ fn main() {
         println!("    buildy imgmanifest (Rust): {:>10.0} manifests/s", rust);
         println!("    Node imgmanifest 3.2.1:    {:>10.0} manifests/s", node);
         println!("    ratio: {:.1}x", rust / node);
-        println!("    (Rust on serde_json Values, not converted: {rust_from_value:.0} manifests/s)");
+        println!("    (Rust on serde_json Values, not converted, one window: {rust_from_value:.0} manifests/s)");
     }
 }
 
