@@ -248,7 +248,8 @@ pub fn validate<V: JsonValue>(manifest: &V, opts: &Options) -> Vec<FieldError> {
     }
     if p.has_unknown_keys {
         // In Object.keys order, which is insertion order unless a key looks
-        // like an array index.
+        // like an array index; in insertion order the keys' ids say which
+        // are fields without looking each name up again.
         if js::has_index_keys(manifest) {
             for (key, _) in js::members_in_key_order(manifest) {
                 if !is_field(key) {
