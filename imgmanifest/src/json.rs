@@ -34,8 +34,10 @@ pub struct Member {
 }
 
 /// An object key: one of [`KNOWN_KEYS`] by its position, or any other.
+/// Make keys with [`Key::new`], which picks the variant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
+    /// A position in [`KNOWN_KEYS`].
     Known(u8),
     Other(Box<str>),
 }
