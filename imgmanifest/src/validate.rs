@@ -319,7 +319,7 @@ fn validate_field<V: JsonValue>(errs: &mut Vec<FieldError>, i: usize, m: &Presen
 }
 
 fn check_v<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("v")),
         Some(v) => {
@@ -333,7 +333,7 @@ fn check_v<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Opt
 
 fn check_uuid_like<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing(field)),
         Some(v) if !is_uuid_value(v) => errs.push(FieldError::invalid(field)),
@@ -342,7 +342,7 @@ fn check_uuid_like<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _op
 }
 
 fn check_urn<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("urn")),
         Some(v) if v.is_string() => {}
@@ -361,15 +361,15 @@ const VERSION_CHARSET_MESSAGE: &str = concat!(
 );
 
 fn check_name<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    check_name_like(errs, m.slots[i], "name", MAX_NAME_LENGTH, is_name, NAME_CHARSET_MESSAGE)
+    check_name_like(errs, m.get(i), "name", MAX_NAME_LENGTH, is_name, NAME_CHARSET_MESSAGE)
 }
 
 fn check_version<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    check_name_like(errs, m.slots[i], "version", MAX_VERSION_LENGTH, is_version, VERSION_CHARSET_MESSAGE)
+    check_name_like(errs, m.get(i), "version", MAX_VERSION_LENGTH, is_version, VERSION_CHARSET_MESSAGE)
 }
 
 fn check_description<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("description")),
         // Node throws reading `null.length`.
@@ -386,18 +386,18 @@ fn check_description<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _
 }
 
 fn check_homepage<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     check_url(errs, value, "homepage", "homepage", "image homepage URL")
 }
 
 fn check_eula<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     check_url(errs, value, "eula", "EULA", "image EULA URL")
 }
 
 fn check_flag<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing(field)),
         Some(v) if bool_from_string(v).is_none() => errs.push(FieldError::invalid(field)),
@@ -406,7 +406,7 @@ fn check_flag<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &
 }
 
 fn check_published_at<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     if activated_is_true(m) && value.is_none() {
         errs.push(FieldError {
             field: "published_at".into(),
@@ -424,7 +424,7 @@ fn check_published_at<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, 
 }
 
 fn check_state<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("state")),
         Some(v) if v.as_str().is_some_and(|s| VALID_STATES.contains(&s)) => {}
@@ -433,7 +433,7 @@ fn check_state<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
 }
 
 fn check_public<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("public")),
         Some(v) => {
@@ -461,7 +461,7 @@ fn check_os<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Op
 }
 
 fn check_image_size<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => {
             if is_zvol(m) {
@@ -485,7 +485,7 @@ fn check_image_size<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _o
 }
 
 fn check_channels<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts: &Options, i: usize) {
-    match m.slots[i] {
+    match m.get(i) {
         None => errs.push(FieldError::missing("channels")),
         // Node throws here in minimal mode (no options object).
         Some(_) if !opts.channels_configured() => errs.push(FieldError::invalid_msg(
@@ -497,7 +497,7 @@ fn check_channels<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, opts
 }
 
 fn check_error<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("error")),
         Some(v) if js::type_of(v) != "object" => errs.push(FieldError::invalid_msg(
@@ -510,7 +510,7 @@ fn check_error<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
 
 fn check_boolean<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let field = FIELDS[i];
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing(field)),
         // Node throws on anything but a boolean or "true"/"false".
@@ -523,7 +523,7 @@ fn check_boolean<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts
 }
 
 fn check_acl<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     let Some(v) = value else {
         errs.push(FieldError::missing("acl"));
         return;
@@ -541,7 +541,7 @@ fn check_acl<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &O
 }
 
 fn check_users<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    match m.slots[i] {
+    match m.get(i) {
         None => errs.push(FieldError::missing("users")),
         Some(v) => check_array(errs, "users", v, is_user, Show::AsJson),
     }
@@ -549,14 +549,14 @@ fn check_users<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: 
 
 fn check_billing_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
     let is_tag = |t: &V| t.as_str().is_some_and(|s| js::utf16_len(s) <= MAX_BILLING_TAG_LENGTH);
-    match m.slots[i] {
+    match m.get(i) {
         None => errs.push(FieldError::missing("billing_tags")),
         Some(v) => check_array(errs, "billing_tags", v, is_tag, Show::AsString),
     }
 }
 
 fn check_traits<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("traits")),
         // Node throws on `Object.keys(null)`.
@@ -583,7 +583,7 @@ fn check_traits<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts:
 }
 
 fn check_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     match value {
         None => errs.push(FieldError::missing("tags")),
         Some(v) if matches!(v.kind(), Kind::Object(_)) => {
@@ -604,7 +604,7 @@ fn check_tags<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &
 }
 
 fn check_inherited_directories<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    match m.slots[i] {
+    match m.get(i) {
         None => errs.push(FieldError::missing("inherited_directories")),
         Some(v) if !type_is(m, "zone-dataset") => errs.push(FieldError::invalid_msg(
             "inherited_directories",
@@ -1069,7 +1069,7 @@ fn requirement_index(key_id: Option<usize>) -> Option<usize> {
 }
 
 fn check_requirements<V: JsonValue>(errs: &mut Vec<FieldError>, m: &Present<V>, _opts: &Options, i: usize) {
-    let value = m.slots[i];
+    let value = m.get(i);
     let Some(reqs) = value else {
         errs.push(FieldError::missing("requirements"));
         return;
