@@ -1,13 +1,17 @@
-//! The `buildy` command: argument parsing and exit codes only; the work is
-//! in the `imgcreate` library.
+//! The `buildy` command: argument parsing, signals, output and exit codes
+//! only; the work is in the `imgcreate` library.
 //!
 //! Exit status: 0 success, 1 the job failed, 2 usage or input error.
 
 mod cmd;
+mod output;
+mod signals;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imgcreate::host::exec::{Exec, Fault};
 
 /// Build SmartOS/Triton images from ZFS datasets, without a VM and without Node.js.
 #[derive(Parser)]
@@ -49,22 +53,26 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
-        Command::Build(args) => cmd::build::run(args),
-        Command::Cleanup(args) => cmd::cleanup::run(args),
-        Command::Create(args) => cmd::create::run(args),
-        Command::Install(args) => cmd::install::run(args),
+    let exec = Exec::new(Fault::from_env());
+    // The library undoes its own work on a panic; this only turns one into
+    // exit status 1 instead of 101.
+    let result = catch_unwind(AssertUnwindSafe(|| match cli.command {
+        Command::Build(args) => cmd::build::run(&exec, args),
+        Command::Cleanup(args) => cmd::cleanup::run(&exec, args),
+        Command::Create(args) => cmd::create::run(&exec, args),
+        Command::Install(args) => cmd::install::run(&exec, args),
         Command::Pack(args) => cmd::pack::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
-    };
+    }))
+    .unwrap_or_else(|_| Err(Failure::Failed("internal error (a panic, reported above)".into())));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Usage(msg)) => {
-            eprintln!("buildy: {msg}");
+            output::warn(format!("buildy: {msg}"));
             ExitCode::from(2)
         }
         Err(Failure::Failed(msg)) => {
-            eprintln!("buildy: {msg}");
+            output::warn(format!("buildy: {msg}"));
             ExitCode::from(1)
         }
     }

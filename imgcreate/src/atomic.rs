@@ -4,7 +4,26 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A file's identity (device and inode), which a rename keeps: tells the
+/// file a run wrote from another one at the same path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity of the file at `path` (not following a symlink).
+    pub fn of(path: &Path) -> Option<FileId> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(FileId { dev: m.dev(), ino: m.ino() })
+    }
+}
 
 /// Where process `pid` writes `target` until it is complete:
 /// `.<name>.buildy-partial-<pid>` beside it. Cleanup recognizes a dead
@@ -33,6 +52,11 @@ impl TempFile {
 
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// Where it is being written.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Renames the file into place (the caller has synced it).

@@ -2,16 +2,14 @@
 //! build, a drop-in for Triton's `buildimage` with its flags and outputs.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-use std::time::Instant;
-
-use imgcreate::build::{build, valid_packages, BuildOptions, ChrootMount};
-use imgcreate::command;
-use imgmanifest::Compression;
+use imgcreate::host::exec::Exec;
+use imgcreate::image::model::FileCompression;
+use imgcreate::pipeline::{build, valid_packages, BuildOptions, ChrootMount};
 use serde_json::{json, Value};
 
 use super::ImageStore;
+use crate::output::{say, Log};
 use crate::Failure;
 
 /// Build an image: clone the base image, copy DIR into its root, install
@@ -63,7 +61,7 @@ pub struct Args {
     chroot_mounts: Vec<String>,
     /// none, gzip, bzip2 or xz.
     #[arg(short = 'c', long, default_value = "gzip", value_parser = super::parse_compression)]
-    compression: Compression,
+    compression: FileCompression,
     /// Print one JSON object at the end (log lines go to stderr).
     #[arg(long)]
     json: bool,
@@ -71,21 +69,8 @@ pub struct Args {
     store: ImageStore,
 }
 
-static START: OnceLock<Instant> = OnceLock::new();
-
-/// buildimage's prefix: seconds since start in 12 characters, e.g. `[  1.50000000]`.
-fn log_line(json: bool, line: &str) {
-    let secs = START.get_or_init(Instant::now).elapsed().as_secs_f64();
-    let text = format!("[{secs:>12.8}] {line}");
-    if json {
-        eprintln!("{text}");
-    } else {
-        println!("{text}");
-    }
-}
-
-pub fn run(args: Args) -> Result<u8, Failure> {
-    START.get_or_init(Instant::now);
+pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
+    let log = Log::new(exec, args.json);
     let usage = |s: String| Failure::Usage(s);
     let manifest = match serde_json::from_str(&args.manifest) {
         Ok(Value::Object(m)) => m,
@@ -110,7 +95,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             })
             .collect::<Result<_, _>>()?
     };
-    let root = match args.root.clone().or_else(zone_root) {
+    let root = match args.root.clone().or_else(|| zone_root(exec)) {
         Some(r) => r,
         None => return Err(usage("no dataset root: give --root DATASET (or set BUILDY_ROOT)".into())),
     };
@@ -130,22 +115,20 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         output_dir: args.output_dir.clone(),
         work_dir: args.work_dir.clone(),
         chroot_mounts,
-        compression: args.compression.clone(),
-        platform_stamp: smartos_platform_stamp(),
+        compression: args.compression,
+        platform_stamp: smartos_platform_stamp(exec),
     };
-    super::catch_signals();
-    let json = args.json;
-    let result =
-        build(&args.store.zfs(), &args.store.db(), &opts, &mut |line| log_line(json, line), super::signal_received);
+    crate::signals::catch(exec);
+    let result = build(&args.store.zfs(exec), &args.store.db(), &opts, &|line| log.line(line));
     let built = match result {
         Ok(built) => built,
         Err(e) => {
-            log_line(json, &format!("Build failed: {e}"));
-            return Err(if e.is_usage() { Failure::Usage(e.to_string()) } else { Failure::Failed(e.to_string()) });
+            log.line(&format!("Build failed: {e}"));
+            return Err(super::failure(exec, e.is_usage(), e.to_string()));
         }
     };
-    log_line(json, "Build complete");
-    if json {
+    log.line("Build complete");
+    if args.json {
         let out = json!({
             "manifest_path": built.manifest_path,
             "file": built.file,
@@ -153,23 +136,23 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             "manifest": built.manifest,
             "packages": built.packages,
             "steps": built.steps,
-            "seconds": START.get().map(|s| s.elapsed().as_secs_f64()),
+            "seconds": log.seconds(),
         });
-        println!("{out}");
+        say(out);
     }
     Ok(0)
 }
 
 /// In a SmartOS zone, buildimage's (imgadm's) root: `zones/<zonename>/data`.
-fn zone_root() -> Option<String> {
-    let out = command::output(&mut std::process::Command::new("/usr/bin/zonename")).ok()?;
+fn zone_root(exec: &Exec) -> Option<String> {
+    let out = exec.output(&mut std::process::Command::new("/usr/bin/zonename")).ok()?;
     let zone = String::from_utf8_lossy(&out).trim().to_string();
     Some(if zone == "global" { "zones".into() } else { format!("zones/{zone}/data") })
 }
 
 /// `joyent_20180807T230146Z` from `uname -v` on SmartOS, as buildimage reads it.
-fn smartos_platform_stamp() -> Option<String> {
-    let out = command::output(std::process::Command::new("uname").arg("-v")).ok()?;
+fn smartos_platform_stamp(exec: &Exec) -> Option<String> {
+    let out = exec.output(std::process::Command::new("uname").arg("-v")).ok()?;
     let version = String::from_utf8_lossy(&out).trim().to_string();
     version.strip_prefix("joyent_").map(str::to_string)
 }

@@ -1,10 +1,10 @@
 //! `buildy cleanup`: remove what dead builds, creates and installs left.
 
-use std::path::PathBuf;
+use imgcreate::host::exec::Exec;
+use imgcreate::image::cleanup::cleanup;
 
-use imgcreate::build::cleanup::cleanup;
-
-use super::ImageStore;
+use super::{ImageStore, WorkDir};
+use crate::output::say;
 use crate::Failure;
 
 /// Remove what builds that died (SIGKILL, power loss) left behind: their
@@ -18,28 +18,31 @@ pub struct Args {
     /// Only look under this dataset (default: every pool).
     #[arg(long, env = "BUILDY_ROOT")]
     root: Option<String>,
-    /// The builds' work directory (their journals are in buildy-builds/).
-    #[arg(long, env = "BUILDY_WORK_DIR", default_value = "/var/tmp")]
-    work_dir: PathBuf,
+    #[command(flatten)]
+    work: WorkDir,
     #[command(flatten)]
     store: ImageStore,
 }
 
-pub fn run(args: Args) -> Result<u8, Failure> {
-    let report = cleanup(&args.store.zfs(), &args.work_dir, args.root.as_deref(), args.dry_run)
+pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
+    crate::signals::catch(exec);
+    let report = cleanup(&args.store.zfs(exec), &args.work.work_dir, args.root.as_deref(), args.dry_run)
         .map_err(|e| Failure::Failed(e.to_string()))?;
     let verb = if args.dry_run { "would" } else { "did" };
     for action in &report.actions {
-        println!("{verb}: {action}");
+        say(format!("{verb}: {action}"));
     }
     for skipped in &report.skipped {
-        println!("left alone: {skipped}");
+        say(format!("left alone: {skipped}"));
     }
     if report.actions.is_empty() && report.failures.is_empty() {
-        println!("nothing to clean up");
+        say("nothing to clean up");
     }
     if !report.failures.is_empty() {
-        return Err(Failure::Failed(format!("could not clean up: {}", report.failures.join("; "))));
+        return Err(Failure::Failed(format!(
+            "could not clean up: {}",
+            report.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        )));
     }
     Ok(0)
 }

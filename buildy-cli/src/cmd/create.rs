@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
-use imgcreate::create::{create, CreateOptions, Platform};
-use imgmanifest::Compression;
+use imgcreate::host::exec::Exec;
+use imgcreate::image::create::{create, CreateOptions, Platform};
+use imgcreate::image::model::FileCompression;
 use serde_json::{Map, Value};
 
-use super::{progress_printer, ImageStore};
+use super::{progress_printer, ImageStore, WorkDir};
+use crate::output::{say, warn};
 use crate::Failure;
 
 /// Create an image from a dataset (incremental on its origin image with -i).
@@ -21,7 +23,7 @@ pub struct Args {
     output_template: Option<PathBuf>,
     /// none, gzip, bzip2 or xz.
     #[arg(short = 'c', long, default_value = "none", value_parser = super::parse_compression)]
-    compression: Compression,
+    compression: FileCompression,
     /// An incremental image: only the changes since the origin image.
     #[arg(short = 'i', long)]
     incremental: bool,
@@ -44,13 +46,19 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     store: ImageStore,
+    #[command(flatten)]
+    work: WorkDir,
     /// The filesystem to make the image of.
     dataset: String,
-    /// Manifest fields, FIELD=VALUE; VALUE is read as JSON if it parses, else as a string.
+    /// Manifest fields, FIELD=VALUE; VALUE is read as JSON if it parses, else as a string
+    /// (always a string for uuid, name, version, description, type, os, origin).
     fields: Vec<String>,
 }
 
-pub fn run(args: Args) -> Result<u8, Failure> {
+/// Manifest fields whose FIELD=VALUE is always a string.
+const STRING_FIELDS: &[&str] = &["uuid", "name", "version", "description", "type", "os", "origin"];
+
+pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
     let mut manifest = match &args.manifest {
         None => Map::new(),
         Some(path) => match super::read_json(path, "manifest data")? {
@@ -62,19 +70,25 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         let (key, value) = field
             .split_once('=')
             .ok_or_else(|| Failure::Usage(format!("\"{field}\" is not FIELD=VALUE (e.g. version=1.0.0)")))?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        // As imgadm: JSON if it parses, else a string; but fields that must
+        // be strings stay strings (imgadm writes `version=1` as the number
+        // 1, which only JavaScript's coercion lets through).
+        let value = match serde_json::from_str(value) {
+            Ok(parsed) if !STRING_FIELDS.contains(&key) => parsed,
+            _ => Value::String(value.to_string()),
+        };
         manifest.insert(key.to_string(), value);
     }
     let platform = match (&args.platform, args.brand.as_deref()) {
         (Some(p), _) => Some(parse_platform(p)?),
-        (None, Some("joyent" | "joyent-minimal")) => Platform::current(),
+        (None, Some("joyent" | "joyent-minimal")) => Platform::current(exec),
         _ => None,
     };
     let opts = CreateOptions {
         dataset: args.dataset.clone(),
         manifest,
         output_template: args.output_template.clone(),
-        compression: args.compression.clone(),
+        compression: args.compression,
         incremental: args.incremental,
         max_origin_depth: args.max_origin_depth,
         root: args.root.clone(),
@@ -82,29 +96,29 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         platform,
         level: None,
         threads: None,
+        extra_outputs: Vec::new(),
     };
     let quiet = args.quiet;
-    super::catch_signals();
+    crate::signals::catch(exec);
+    let mut journal = args.work.journal(exec, "create", &format!("{}", std::process::id()));
     let mut progress = progress_printer(!quiet);
-    let created = create(
-        &args.store.zfs(),
-        &args.store.db(),
-        &opts,
-        |line| {
-            if !quiet {
-                eprintln!("{line}");
-            }
-        },
-        |p| progress.show(p),
-    );
+    let log = |line: &str| {
+        if !quiet {
+            warn(line);
+        }
+    };
+    let zfs = args.store.zfs(exec);
+    let staged = create(&zfs, &args.store.db(), &mut journal, &opts, &log, |p| progress.show(p));
     progress.finish();
-    let created = created.map_err(|e| super::failure(e.is_usage(), e.to_string()))?;
+    let created = staged.and_then(|staged| staged.commit(exec, &mut journal));
+    let created = created.map_err(|e| super::failure(exec, e.is_usage(), e.to_string()))?;
+    let _ = journal.remove();
     if !quiet {
-        let text = |k: &str| imgmanifest::js::text(created.manifest.get(k));
-        eprintln!("Created image {} ({}@{})", text("uuid"), text("name"), text("version"));
+        let m = &created.manifest;
+        warn(format!("Created image {} ({}@{})", m.uuid, m.name, m.version));
     }
-    println!("{}", created.manifest_path.display());
-    println!("{}", created.file.path.display());
+    say(created.manifest_path.display());
+    say(created.file.path.display());
     Ok(0)
 }
 

@@ -33,12 +33,12 @@ pub fn run(args: Args) -> Result<u8, Failure> {
     let report = imgcreate::inspect::inspect(&args.file, manifest.as_ref())
         .map_err(|e| Failure::Usage(format!("cannot read the image file {}: {e}", args.file.display())))?;
     if args.json {
-        println!("{}", serde_json::to_string(&report).expect("reports serialize"));
+        crate::say!("{}", serde_json::to_string(&report).expect("reports serialize"));
     } else {
-        println!("{}: {}", report.file.display(), if report.ok { "ok" } else { "NOT OK" });
-        println!("  size {}  sha1 {}  compression {}", report.size, report.sha1, report.compression);
+        crate::say!("{}: {}", report.file.display(), if report.ok { "ok" } else { "NOT OK" });
+        crate::say!("  size {}  sha1 {}  compression {}", report.size, report.sha1, report.compression);
         if let Some(s) = &report.stream {
-            println!(
+            crate::say!(
                 "  stream {} ({}), toguid {} fromguid {}, {} records, {} bytes, checksums verified",
                 s.toname,
                 if s.is_incremental() { "incremental" } else { "full" },
@@ -49,14 +49,14 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             );
         }
         for c in &report.checks {
-            println!(
+            crate::say!(
                 "  {:<13} {}",
                 c.check,
                 if c.ok { "ok".to_string() } else { format!("MISMATCH (manifest {}, file {})", c.expected, c.found) }
             );
         }
         for p in &report.problems {
-            println!("  problem: {p}");
+            crate::say!("  problem: {p}");
         }
     }
     Ok(if report.ok { 0 } else { 1 })

@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use imgcreate::install::{install, InstallOptions, Installed};
-use imgcreate::lock::DEFAULT_LOCK_DIR;
+use imgcreate::host::exec::Exec;
+use imgcreate::host::lock::DEFAULT_LOCK_DIR;
+use imgcreate::image::install::{checked_manifest, install, InstallOptions, Installed};
 
-use super::ImageStore;
+use super::{ImageStore, WorkDir};
+use crate::output::{say, warn};
 use crate::Failure;
 
 /// Install an image file (its origin must be installed already).
@@ -26,24 +28,29 @@ pub struct Args {
     quiet: bool,
     #[command(flatten)]
     store: ImageStore,
+    #[command(flatten)]
+    work: WorkDir,
 }
 
-pub fn run(args: Args) -> Result<u8, Failure> {
-    let manifest = super::read_json(&args.manifest, "manifest")?;
+pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
+    let json = super::read_json(&args.manifest, "manifest")?;
+    // Refused before any lock, dataset or record.
+    let manifest = checked_manifest(&json).map_err(|e| Failure::Usage(format!("{e}; nothing was installed")))?;
+    let image = format!("{} ({}@{})", manifest.uuid, manifest.name, manifest.version);
     let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into() };
     let quiet = args.quiet;
-    super::catch_signals();
-    let result = install(&args.store.zfs(), &args.store.db(), &manifest, &args.file, &opts, |line| {
+    crate::signals::catch(exec);
+    let mut journal = args.work.journal(exec, "install", &manifest.uuid.to_string());
+    let log = |line: &str| {
         if !quiet {
-            eprintln!("{line}");
+            warn(line);
         }
-    });
-    let text = |k: &str| imgmanifest::js::text(manifest.get(k));
-    let image = format!("{} ({}@{})", text("uuid"), text("name"), text("version"));
+    };
+    let result = install(&args.store.zfs(exec), &args.store.db(), &mut journal, manifest, &args.file, &opts, &log);
     match result {
-        Ok(Installed::Installed { dataset, .. }) => println!("Installed image {image} as {dataset}"),
-        Ok(Installed::AlreadyInstalled { dataset }) => println!("Image {image} is already installed as {dataset}"),
-        Err(e) => return Err(super::failure(e.is_usage(), format!("{e}; nothing was installed"))),
+        Ok(Installed::Installed { dataset, .. }) => say(format!("Installed image {image} as {dataset}")),
+        Ok(Installed::AlreadyInstalled { dataset }) => say(format!("Image {image} is already installed as {dataset}")),
+        Err(e) => return Err(super::failure(exec, e.is_usage(), format!("{e}; nothing was installed"))),
     }
     Ok(0)
 }

@@ -9,13 +9,14 @@ pub mod pack;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use imgcreate::command;
-use imgcreate::db::ImageDb;
+use imgcreate::host::exec::Exec;
+use imgcreate::host::zfs::Zfs;
+use imgcreate::image::db::ImageDb;
+use imgcreate::image::journal::Journal;
+use imgcreate::image::model::FileCompression;
+use imgcreate::image::owner::Owner;
 use imgcreate::pack::Progress;
-use imgcreate::zfs::Zfs;
-use imgmanifest::Compression;
 
 use crate::Failure;
 
@@ -23,19 +24,35 @@ use crate::Failure;
 #[derive(clap::Args)]
 pub struct ImageStore {
     /// The zfs command.
-    #[arg(long, env = "BUILDY_ZFS", default_value = imgcreate::zfs::DEFAULT_ZFS)]
+    #[arg(long, env = "BUILDY_ZFS", default_value = imgcreate::host::zfs::DEFAULT_ZFS)]
     zfs: PathBuf,
     /// imgadm's database directory (image records are in its images/).
-    #[arg(long, env = "BUILDY_DB", default_value = imgcreate::db::DEFAULT_DB_DIR)]
+    #[arg(long, env = "BUILDY_DB", default_value = imgcreate::image::db::DEFAULT_DB_DIR)]
     db: PathBuf,
 }
 
 impl ImageStore {
-    pub fn zfs(&self) -> Zfs {
-        Zfs::new(&self.zfs)
+    pub fn zfs(&self, exec: &Exec) -> Zfs {
+        Zfs::new(&self.zfs, exec)
     }
     pub fn db(&self) -> ImageDb {
         ImageDb::new(&self.db)
+    }
+}
+
+/// Where runs keep their journals (in its `buildy-builds/`), for `buildy
+/// cleanup` to find what a killed run left.
+#[derive(clap::Args)]
+pub struct WorkDir {
+    /// Where journals are kept (and a build's zone analog is mounted).
+    #[arg(long = "work-dir", env = "BUILDY_WORK_DIR", default_value = "/var/tmp")]
+    pub work_dir: PathBuf,
+}
+
+impl WorkDir {
+    /// A journal for this process's run `id`, for `purpose`.
+    pub fn journal(&self, exec: &Exec, purpose: &str, id: &str) -> Journal {
+        Journal::new(&self.work_dir, id, Owner::this_process(exec, purpose))
     }
 }
 
@@ -48,14 +65,15 @@ pub struct ProgressPrinter {
 impl ProgressPrinter {
     pub fn show(&mut self, p: Progress) {
         if self.enabled {
-            eprint!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
-            let _ = std::io::stderr().flush();
+            let mut err = std::io::stderr().lock();
+            let line = format!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
+            let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
             self.shown = true;
         }
     }
     pub fn finish(&mut self) {
         if self.shown {
-            eprintln!();
+            crate::output::warn("");
             self.shown = false;
         }
     }
@@ -79,56 +97,20 @@ pub fn read_json(path: &Path, what: &str) -> Result<serde_json::Value, Failure> 
 }
 
 /// Parses `none|gzip|bzip2|xz`.
-pub fn parse_compression(s: &str) -> Result<Compression, String> {
-    match Compression::from(s) {
-        Compression::Unknown(_) => Err(format!("unknown compression \"{s}\" (use none, gzip, bzip2 or xz)")),
-        c => Ok(c),
-    }
+pub fn parse_compression(s: &str) -> Result<FileCompression, String> {
+    FileCompression::from_manifest(&imgmanifest::Compression::from(s))
+        .ok_or_else(|| format!("unknown compression \"{s}\" (use none, gzip, bzip2 or xz)"))
 }
 
-static SIGNAL: OnceLock<&'static str> = OnceLock::new();
-
-/// The signal that interrupted this process, if any.
-pub fn signal_received() -> Option<&'static str> {
-    SIGNAL.get().copied()
-}
-
-/// An error message, saying first if a signal caused it.
-pub fn failure(usage: bool, message: String) -> crate::Failure {
-    match signal_received() {
-        Some(signal) => crate::Failure::Failed(format!("interrupted by {signal}: {message}")),
-        None if usage => crate::Failure::Usage(message),
-        None => crate::Failure::Failed(message),
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP stop the running commands (a build's, a
-/// create's `zfs send`, an install's `zfs receive`) so the work in progress
-/// fails and is undone; a second signal changes nothing (the undo must
-/// finish).
-pub fn catch_signals() {
-    // SAFETY: plain sigset manipulation; the mask is set before any thread
-    // that should inherit it starts, and std resets it for child processes.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaddset(&mut set, sig);
+/// An error message, saying first if a signal (or a closed output)
+/// caused it.
+pub fn failure(exec: &Exec, usage: bool, message: String) -> Failure {
+    match exec.cancelled() {
+        Some(reason) if !message.starts_with("interrupted by") => {
+            Failure::Failed(format!("interrupted by {reason}: {message}"))
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        std::thread::spawn(move || loop {
-            let mut sig: libc::c_int = 0;
-            if libc::sigwait(&set, &mut sig) != 0 {
-                continue;
-            }
-            let name = match sig {
-                libc::SIGINT => "SIGINT",
-                libc::SIGTERM => "SIGTERM",
-                _ => "SIGHUP",
-            };
-            if SIGNAL.set(name).is_ok() {
-                command::cancel_all();
-            }
-        });
+        Some(_) => Failure::Failed(message),
+        None if usage => Failure::Usage(message),
+        None => Failure::Failed(message),
     }
 }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use imgcreate::image::model::FileCompression;
 use imgcreate::pack::{pack, PackError, PackOptions, Progress};
-use imgmanifest::Compression;
 use serde_json::json;
 
 use crate::Failure;
@@ -13,7 +13,7 @@ use crate::Failure;
 pub struct Args {
     /// none, gzip, bzip2 or xz.
     #[arg(short = 'c', long, value_parser = super::parse_compression)]
-    compression: Compression,
+    compression: FileCompression,
     /// Compression level (default: the tool's own: gzip 6, bzip2 9, xz 6).
     #[arg(short = 'l', long)]
     level: Option<u32>,
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<u8, Failure> {
         level: args.level,
         threads: args.threads.map(|t| t as usize),
         sync: args.sync,
-        ..PackOptions::new(args.compression.clone())
+        ..PackOptions::new(args.compression.to_manifest())
     };
     let input: Box<dyn std::io::Read> = match args.input.as_deref() {
         None => Box::new(std::io::stdin().lock()),
@@ -64,14 +64,14 @@ pub fn run(args: Args) -> Result<u8, Failure> {
             "dataset_guid": packed.dataset_guid(),
             "stream": stream,
         });
-        println!("{out}");
+        crate::say!("{out}");
     } else {
-        println!("{}", packed.path.display());
-        println!("  size:         {}", packed.size);
-        println!("  sha1:         {}", packed.sha1);
-        println!("  compression:  {}", packed.compression);
-        println!("  dataset_guid: {}", stream.toguid);
-        println!(
+        crate::say!("{}", packed.path.display());
+        crate::say!("  size:         {}", packed.size);
+        crate::say!("  sha1:         {}", packed.sha1);
+        crate::say!("  compression:  {}", packed.compression);
+        crate::say!("  dataset_guid: {}", stream.toguid);
+        crate::say!(
             "  stream:       {} ({}), {} records, {} bytes",
             stream.toname,
             if stream.is_incremental() { "incremental" } else { "full" },

@@ -108,8 +108,33 @@ pub fn pack(
     input: impl Read,
     output: &Path,
     opts: &PackOptions,
+    progress: impl FnMut(Progress),
+) -> Result<PackedFile, PackError> {
+    // Bad options fail before the output exists.
+    plan(opts)?;
+    // On any error `temp` is dropped, which removes it.
+    let temp = TempFile::create(output).map_err(|e| output_error(output, e))?;
+    let packed = pack_into(input, &temp, opts, progress)?;
+    temp.persist().map_err(|e| output_error(output, e))?;
+    Ok(packed)
+}
+
+/// Packages `input` into `temp`, left for the caller to rename into place
+/// (with the other files of an image). The result's path is the target.
+pub fn pack_into(
+    input: impl Read,
+    temp: &TempFile,
+    opts: &PackOptions,
     mut progress: impl FnMut(Progress),
 ) -> Result<PackedFile, PackError> {
+    let plan = plan(opts)?;
+    let (size, sha1, stream, stream_bytes) = run_pipeline(input, temp, &plan, &mut progress)?;
+    let path = temp.target().to_path_buf();
+    Ok(PackedFile { path, size, sha1, compression: plan.compression, stream, stream_bytes })
+}
+
+/// The options with their defaults filled in, checked.
+fn plan(opts: &PackOptions) -> Result<Plan, PackError> {
     let compression = opts.compression.clone();
     if let Compression::Unknown(name) = &compression {
         return Err(PackError::UnknownCompression(name.clone()));
@@ -120,13 +145,7 @@ pub fn pack(
         return Err(PackError::BadLevel { compression, level, max });
     }
     let threads = opts.threads.unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let plan = Plan { compression, level, threads, check_stream: opts.check_stream, sync: opts.sync };
-
-    // On any error `temp` is dropped, which removes it.
-    let temp = TempFile::create(output).map_err(|e| output_error(output, e))?;
-    let (size, sha1, stream, stream_bytes) = run_pipeline(input, &temp, &plan, &mut progress)?;
-    let path = temp.persist().map_err(|e| output_error(output, e))?;
-    Ok(PackedFile { path, size, sha1, compression: plan.compression, stream, stream_bytes })
+    Ok(Plan { compression, level, threads, check_stream: opts.check_stream, sync: opts.sync })
 }
 
 /// [`PackOptions`] with the defaults filled in and checked.

@@ -9,16 +9,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::model::{ImageManifest, ImageUuid, ModelError};
 use crate::atomic;
 
 /// imgadm's own location.
 pub const DEFAULT_DB_DIR: &str = "/var/imgadm";
 
-/// An installed image as the database records it. The manifest is kept as
-/// JSON, exactly as written (records may come from the platform's imgadm).
+/// An installed image as the database records it. The manifest's JSON is
+/// kept exactly as written (records may come from the platform's imgadm).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageRecord {
-    pub manifest: Map<String, Value>,
+    pub manifest: ImageManifest,
     pub zpool: String,
     pub source: Option<String>,
 }
@@ -33,6 +34,12 @@ pub enum DbError {
     },
     #[error("the image record {path} is not valid: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    #[error("the image record {path} is not valid: {source}")]
+    Model {
+        path: PathBuf,
+        #[source]
+        source: ModelError,
+    },
     #[error("cannot write the image record {path}: {source}")]
     Write {
         path: PathBuf,
@@ -59,12 +66,12 @@ impl ImageDb {
     }
 
     /// `<dir>/images/<root>-<uuid>.json`.
-    pub fn record_path(&self, root: &str, uuid: &str) -> PathBuf {
+    pub fn record_path(&self, root: &str, uuid: &ImageUuid) -> PathBuf {
         self.dir.join("images").join(format!("{root}-{uuid}.json"))
     }
 
     /// The record of image `uuid` under `root`, if there is one.
-    pub fn read(&self, root: &str, uuid: &str) -> Result<Option<ImageRecord>, DbError> {
+    pub fn read(&self, root: &str, uuid: &ImageUuid) -> Result<Option<ImageRecord>, DbError> {
         let path = self.record_path(root, uuid);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -74,7 +81,9 @@ impl ImageDb {
         let invalid = |reason: String| DbError::Invalid { path: path.clone(), reason };
         let mut value: Map<String, Value> = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let manifest = match value.remove("manifest") {
-            Some(Value::Object(m)) => m,
+            Some(Value::Object(m)) => {
+                ImageManifest::from_validated(m).map_err(|source| DbError::Model { path: path.clone(), source })?
+            }
             _ => return Err(invalid("no \"manifest\" object".into())),
         };
         let zpool = match value.remove("zpool") {
@@ -90,10 +99,9 @@ impl ImageDb {
 
     /// Writes (or replaces) the record of `record.manifest.uuid`, atomically.
     pub fn write(&self, record: &ImageRecord) -> Result<PathBuf, DbError> {
-        let uuid = record.manifest.get("uuid").and_then(Value::as_str).unwrap_or_default();
-        let path = self.record_path(&record.zpool, uuid);
+        let path = self.record_path(&record.zpool, &record.manifest.uuid);
         let mut value = Map::new();
-        value.insert("manifest".into(), Value::Object(record.manifest.clone()));
+        value.insert("manifest".into(), Value::Object(record.manifest.json().clone()));
         value.insert("zpool".into(), Value::String(record.zpool.clone()));
         if let Some(source) = &record.source {
             value.insert("source".into(), Value::String(source.clone()));
@@ -107,7 +115,7 @@ impl ImageDb {
     }
 
     /// Removes the record, if any (a failed install must leave none).
-    pub fn remove(&self, root: &str, uuid: &str) -> io::Result<()> {
+    pub fn remove(&self, root: &str, uuid: &ImageUuid) -> io::Result<()> {
         match std::fs::remove_file(self.record_path(root, uuid)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -133,9 +141,11 @@ mod tests {
             }) else {
                 unreachable!()
             };
+            let manifest = ImageManifest::from_validated(manifest).unwrap();
+            let uuid = manifest.uuid;
             let record = ImageRecord { manifest, zpool: root.clone(), source };
             db.write(&record).unwrap();
-            let read = db.read(&root, "ffb1f2bb-9daf-4e3b-9d19-1e33a1f162a2").unwrap();
+            let read = db.read(&root, &uuid).unwrap();
             std::fs::remove_dir_all(&dir).unwrap();
             proptest::prop_assert_eq!(read, Some(record));
         }
@@ -150,14 +160,16 @@ mod tests {
         }) else {
             unreachable!()
         };
+        let manifest = ImageManifest::from_validated(manifest).unwrap();
+        let uuid = manifest.uuid;
         let record = ImageRecord { manifest, zpool: "zones/z1/data".into(), source: None };
         let path = db.write(&record).unwrap();
         assert_eq!(path, dir.join("images/zones/z1/data-3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474.json"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\n  \"manifest\": {\n    \"v\": 2,\n    \"uuid\""), "{text}");
         assert!(text.ends_with("  \"zpool\": \"zones/z1/data\"\n}\n"), "{text}");
-        assert_eq!(db.read("zones/z1/data", "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474").unwrap(), Some(record));
-        assert_eq!(db.read("zones", "3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474").unwrap(), None);
+        assert_eq!(db.read("zones/z1/data", &uuid).unwrap(), Some(record));
+        assert_eq!(db.read("zones", &uuid).unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

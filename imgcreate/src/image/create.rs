@@ -1,25 +1,34 @@
 //! Creating an image from a dataset, as `imgadm create` does from a VM
-//! (rules: shared/reference/imgadm.md, "create").
+//! (imgadm's rules: the project's imgcreate/README.md, "create").
 //!
 //! ```text
 //! dataset ─origin─▶ <root>/<origin>@final ─▶ origin's record (inherited fields, chain depth)
-//! manifest (v, uuid, given, inherited, brand rules, origin) ─▶ validate (minimal)
-//! @final aside ─▶ snapshot @final (ours) ─▶ zfs send [-i] ─▶ pack ─▶ <prefix>.zfs[.gz] ─▶ <prefix>.imgmanifest
-//! finally: destroy our @final, put the old @final back
+//! manifest (v, uuid, given, inherited, brand rules, origin) ─▶ validate (minimal) ─▶ strict model
+//! snapshot @buildy-<uuid> (marked) ─▶ zfs send [-i] ─▶ pack ─▶ temporary files ─▶ destroy the snapshot
+//! commit: the file (and extra outputs), then <prefix>.imgmanifest, renamed into place
 //! ```
 //!
-//! Everything is checked before ZFS is touched. On failure nothing is left:
-//! no output files (they are written under temporary names), no snapshot.
+//! Everything is checked before ZFS is touched. The dataset's own
+//! snapshots are never touched: imgadm renames an existing `@final` aside
+//! (and loses it); buildy sends a snapshot of its own name instead, which
+//! installs as `@final` (imgadm's install renames the one received
+//! snapshot to `@final`, and so does buildy's). Everything created is in
+//! the caller's journal first, so no failure and no SIGKILL leaves anything
+//! that `buildy cleanup` cannot remove.
 
 use std::path::{Path, PathBuf};
 
-use imgmanifest::{js, Compression, Mode, Options};
+use imgmanifest::{js, Mode, Options};
 use serde_json::{Map, Value};
 
-use crate::atomic;
-use crate::db::{DbError, ImageDb, ImageRecord};
-use crate::pack::{pack, PackError, PackOptions, PackedFile, Progress};
-use crate::zfs::{Owner, Zfs, ZfsError};
+use super::db::{DbError, ImageDb, ImageRecord};
+use super::journal::{Journal, OutputFile, Resource};
+use super::model::{self, FileCompression, ImageManifest, ImageUuid, ModelError};
+use super::owner::OWNER_PROPERTY;
+use crate::atomic::{self, FileId, TempFile};
+use crate::host::exec::Exec;
+use crate::host::zfs::{Zfs, ZfsError};
+use crate::pack::{pack_into, PackError, PackOptions, PackedFile, Progress};
 
 /// The platform a SmartOS image is made on (`sysinfo`'s "SDC Version" and
 /// "Live Image"), for `requirements.min_platform`.
@@ -31,8 +40,8 @@ pub struct Platform {
 
 impl Platform {
     /// This machine's platform, from SmartOS's `sysinfo`; `None` elsewhere.
-    pub fn current() -> Option<Platform> {
-        let out = crate::command::output(&mut std::process::Command::new("/usr/bin/sysinfo")).ok()?;
+    pub fn current(exec: &Exec) -> Option<Platform> {
+        let out = exec.output(&mut std::process::Command::new("/usr/bin/sysinfo")).ok()?;
         let info: Value = serde_json::from_slice(&out).ok()?;
         Some(Platform {
             sdc_version: info.get("SDC Version")?.as_str()?.to_string(),
@@ -56,7 +65,7 @@ pub struct CreateOptions {
     /// `-o`: a directory to write `<name>-<version>.*` into, or the prefix
     /// itself; `None` is the current directory.
     pub output_template: Option<PathBuf>,
-    pub compression: Compression,
+    pub compression: FileCompression,
     /// `-i`: an incremental image on the origin image.
     pub incremental: bool,
     /// Refuse origins whose chain (the origin, its origin, ...) is longer.
@@ -72,21 +81,36 @@ pub struct CreateOptions {
     /// Compression level and threads (`None`: defaults).
     pub level: Option<u32>,
     pub threads: Option<usize>,
+    /// Files to write beside the image, `<prefix><suffix>` with these
+    /// bytes, renamed into place with it (a build's `.pkgaudit`).
+    pub extra_outputs: Vec<(String, Vec<u8>)>,
 }
 
-/// A created image.
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub manifest: Map<String, Value>,
+/// An image made but not yet in place: its files are under temporary
+/// names until [`Staged::commit`].
+pub struct Staged {
+    pub manifest: ImageManifest,
     pub manifest_path: PathBuf,
     pub file: PackedFile,
+    /// In the order they are renamed into place: the manifest last.
+    temps: Vec<TempFile>,
+    /// The journal's record of them.
+    outputs: Resource,
+}
+
+/// A created image, in place.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub manifest: ImageManifest,
+    pub manifest_path: PathBuf,
+    pub file: PackedFile,
+    /// The extra outputs' paths, in their order.
+    pub extra: Vec<PathBuf>,
 }
 
 /// Why creation failed. Nothing was left behind.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("unknown compression \"{0}\" (use none, gzip, bzip2 or xz)")]
-    UnknownCompression(String),
     #[error("--max-origin-depth must be at least 2 (it counts the images in the origin chain), not {0}")]
     BadMaxOriginDepth(u32),
     #[error("dataset {0} does not exist")]
@@ -94,18 +118,20 @@ pub enum CreateError {
     #[error("cannot create an incremental image: dataset {dataset} {why}; leave out -i for a full image")]
     NoOrigin { dataset: String, why: String },
     #[error("the origin image {uuid} is not installed under {root} (no {record}); install it first")]
-    OriginNotInstalled { uuid: String, root: String, record: PathBuf },
+    OriginNotInstalled { uuid: ImageUuid, root: String, record: PathBuf },
     #[error(
         "the dataset was cloned from {cloned_from}, not from {snapshot}: an incremental image on the origin image {uuid} \
          must start from its @final snapshot"
     )]
-    OriginHasNoFinalSnapshot { uuid: String, snapshot: String, cloned_from: String },
+    OriginHasNoFinalSnapshot { uuid: ImageUuid, snapshot: String, cloned_from: String },
     #[error("the origin chain {} is deeper than --max-origin-depth {max}", chain.join(" -> "))]
     MaxOriginDepth { max: u32, chain: Vec<String> },
     #[error("brand {0} needs the platform version for requirements.min_platform: run on SmartOS or give the platform (or requirements.min_platform)")]
     NoPlatform(String),
     #[error("the manifest is not valid: {0}")]
     InvalidManifest(String),
+    #[error("{0}; give it as its JSON type")]
+    Model(#[from] ModelError),
     #[error(transparent)]
     Zfs(#[from] ZfsError),
     #[error(transparent)]
@@ -118,6 +144,12 @@ pub enum CreateError {
         #[source]
         source: std::io::Error,
     },
+    #[error("writing the journal {path} failed: {source}")]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{error}; cleaning up also failed: {cleanup}")]
     Cleanup { error: Box<CreateError>, cleanup: ZfsError },
 }
@@ -126,13 +158,13 @@ impl CreateError {
     /// Errors in what the user asked for (exit status 2), not in doing it.
     pub fn is_usage(&self) -> bool {
         match self {
-            CreateError::UnknownCompression(_)
-            | CreateError::BadMaxOriginDepth(_)
+            CreateError::BadMaxOriginDepth(_)
             | CreateError::DatasetNotFound(_)
             | CreateError::NoOrigin { .. }
             | CreateError::MaxOriginDepth { .. }
             | CreateError::NoPlatform(_)
-            | CreateError::InvalidManifest(_) => true,
+            | CreateError::InvalidManifest(_)
+            | CreateError::Model(_) => true,
             CreateError::Pack(e) => matches!(e, PackError::BadLevel { .. } | PackError::UnknownCompression(_)),
             CreateError::Cleanup { error, .. } => error.is_usage(),
             _ => false,
@@ -149,26 +181,27 @@ struct Origin {
 }
 
 impl Origin {
-    fn uuid(&self) -> &str {
-        self.record.manifest.get("uuid").and_then(Value::as_str).unwrap_or_default()
+    fn uuid(&self) -> ImageUuid {
+        self.record.manifest.uuid
     }
 }
 
-/// Creates an image from `opts.dataset`. `log` gets imgadm-like progress
-/// lines; `progress` the packaging's byte counts.
+/// Makes an image of `opts.dataset` under temporary names, each thing
+/// recorded in `journal` before it is made; [`Staged::commit`] puts it in
+/// place. `log` gets imgadm-like progress lines; `progress` the
+/// packaging's byte counts.
 pub fn create(
     zfs: &Zfs,
     db: &ImageDb,
+    journal: &mut Journal,
     opts: &CreateOptions,
-    mut log: impl FnMut(&str),
+    log: &dyn Fn(&str),
     progress: impl FnMut(Progress),
-) -> Result<Created, CreateError> {
-    if let Compression::Unknown(name) = &opts.compression {
-        return Err(CreateError::UnknownCompression(name.clone()));
-    }
+) -> Result<Staged, CreateError> {
     if let Some(max) = opts.max_origin_depth.filter(|&m| m < 2) {
         return Err(CreateError::BadMaxOriginDepth(max));
     }
+    model::check_fields(&opts.manifest)?;
     let ds = &opts.dataset;
     let origin_property = match zfs.get_one(ds, "origin") {
         Ok(origin) => origin,
@@ -179,12 +212,12 @@ pub fn create(
     if let (Some(origin), Some(max)) = (&origin, opts.max_origin_depth) {
         check_origin_depth(db, origin, max)?;
     }
-    let manifest = gather_manifest(opts, origin.as_ref(), &mut log)?;
+    let manifest = gather_manifest(opts, origin.as_ref(), log)?;
     if opts.incremental {
         let origin = origin.as_ref().expect("gather_manifest checked it");
         if !zfs.exists(&origin.final_snapshot)? {
             return Err(CreateError::OriginHasNoFinalSnapshot {
-                uuid: origin.uuid().to_string(),
+                uuid: origin.uuid(),
                 snapshot: origin.final_snapshot.clone(),
                 cloned_from: origin_property.unwrap_or_default(),
             });
@@ -192,32 +225,35 @@ pub fn create(
     }
     let prefix = output_prefix(opts, &manifest);
 
-    // ZFS work from here on: our @final is destroyed and the old one put
-    // back whatever happens.
-    let final_snapshot = format!("{ds}@final");
-    let moved_aside = if zfs.snapshots(ds)?.iter().any(|s| s == "final") {
-        let aside = format!("{ds}@final-{}", epoch_millis());
-        log(&format!("Moving existing @final snapshot out of the way to \"{aside}\""));
-        zfs.rename(&final_snapshot, &aside)?;
-        Some(aside)
-    } else {
-        None
+    // ZFS work from here on: the snapshot is destroyed whatever happens.
+    let snapshot = format!("{ds}@buildy-{}", manifest.uuid);
+    let snapshot_resource = Resource::Snapshot { name: snapshot.clone() };
+    record(journal, snapshot_resource.clone())?;
+    log(&format!("Snapshotting to \"{snapshot}\""));
+    let mark = journal.owner.to_property();
+    let result = zfs
+        .snapshot(&snapshot, &[(OWNER_PROPERTY, &mark)])
+        .map_err(CreateError::from)
+        .and_then(|()| stage(zfs, journal, opts, origin.as_ref(), manifest, &prefix, &snapshot, log, progress));
+    let undo = zfs.for_undo();
+    let cleanup = match undo.get_if_exists(&snapshot, OWNER_PROPERTY) {
+        Ok(Some(_)) => undo.destroy(&snapshot, false),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
     };
-    let result = send_and_save(zfs, opts, origin.as_ref(), manifest, &prefix, &final_snapshot, &mut log, progress);
-    // The undo must run even if the failure was an interruption.
-    crate::command::resume();
-    let cleanup = restore_snapshots(zfs, &final_snapshot, moved_aside.as_deref());
+    if cleanup.is_ok() {
+        let _ = journal.forget(&snapshot_resource);
+    }
     match (result, cleanup) {
-        (Ok(created), Ok(())) => Ok(created),
-        (Ok(created), Err(cleanup)) => {
-            // A job that fails leaves no outputs.
-            let _ = std::fs::remove_file(&created.manifest_path);
-            let _ = std::fs::remove_file(&created.file.path);
-            Err(CreateError::Zfs(cleanup))
-        }
+        (Ok(staged), Ok(())) => Ok(staged),
+        (Ok(_), Err(cleanup)) => Err(CreateError::Zfs(cleanup)),
         (Err(error), Ok(())) => Err(error),
         (Err(error), Err(cleanup)) => Err(CreateError::Cleanup { error: Box::new(error), cleanup }),
     }
+}
+
+fn record(journal: &mut Journal, resource: Resource) -> Result<(), CreateError> {
+    journal.record(resource).map_err(|source| CreateError::Journal { path: journal.path().to_path_buf(), source })
 }
 
 /// The origin image, from the dataset's `origin` property
@@ -234,24 +270,25 @@ fn find_origin(db: &ImageDb, opts: &CreateOptions, origin: Option<&str>) -> Resu
         return no_origin("was not cloned from an image (it has no origin)".into());
     };
     let image = snapshot.split_once('@').and_then(|(ds, snap)| Some((ds.rsplit_once('/')?, snap)));
-    let Some(((root, uuid), snap)) = image.filter(|((_, uuid), _)| imgmanifest::validate::is_uuid(uuid)) else {
+    let parsed = image.and_then(|((root, uuid), snap)| Some((root, uuid.parse::<ImageUuid>().ok()?, snap)));
+    let Some((root, uuid, snap)) = parsed else {
         return no_origin(format!("was cloned from {snapshot}, which is not an image's <root>/<uuid>@final"));
     };
     if let Some(expected) = opts.root.as_deref().filter(|&r| r != root) {
         return no_origin(format!("was cloned from {snapshot}, which is not an image under {expected}"));
     }
-    let Some(record) = db.read(root, uuid)? else {
+    let Some(record) = db.read(root, &uuid)? else {
         return Err(CreateError::OriginNotInstalled {
-            uuid: uuid.to_string(),
+            uuid,
             root: root.to_string(),
-            record: db.record_path(root, uuid),
+            record: db.record_path(root, &uuid),
         });
     };
     let final_snapshot = format!("{root}/{uuid}@final");
     if opts.incremental && snap != "final" {
         // An incremental stream must start from the snapshot installs have.
         return Err(CreateError::OriginHasNoFinalSnapshot {
-            uuid: uuid.to_string(),
+            uuid,
             snapshot: final_snapshot,
             cloned_from: snapshot.to_string(),
         });
@@ -263,14 +300,14 @@ fn find_origin(db: &ImageDb, opts: &CreateOptions, origin: Option<&str>) -> Resu
 /// more than `max` is refused.
 fn check_origin_depth(db: &ImageDb, origin: &Origin, max: u32) -> Result<(), CreateError> {
     let mut chain = vec![origin.uuid().to_string()];
-    let mut current = origin.record.manifest.clone();
-    while let Some(parent) = current.get("origin").and_then(Value::as_str).map(str::to_string) {
-        chain.push(parent.clone());
+    let mut current = origin.record.manifest.origin;
+    while let Some(parent) = current {
+        chain.push(parent.to_string());
         if chain.len() > max as usize {
             return Err(CreateError::MaxOriginDepth { max, chain });
         }
         current = match db.read(&origin.root, &parent)? {
-            Some(record) => record.manifest,
+            Some(record) => record.manifest.origin,
             None => {
                 return Err(CreateError::OriginNotInstalled {
                     record: db.record_path(&origin.root, &parent),
@@ -288,24 +325,23 @@ fn check_origin_depth(db: &ImageDb, origin: &Origin, max: u32) -> Result<(), Cre
 fn gather_manifest(
     opts: &CreateOptions,
     origin: Option<&Origin>,
-    log: &mut impl FnMut(&str),
-) -> Result<Map<String, Value>, CreateError> {
+    log: &dyn Fn(&str),
+) -> Result<ImageManifest, CreateError> {
     let mut m = Map::new();
     m.insert("v".into(), Value::from(imgmanifest::MANIFEST_V));
-    m.insert("uuid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    m.insert("uuid".into(), Value::String(ImageUuid::new_v4().to_string()));
     // Given `v` or `uuid` replace those values in place, as imgadm's copy does.
     for (k, v) in &opts.manifest {
         m.insert(k.clone(), v.clone());
     }
     if let Some(origin) = origin {
         let om = &origin.record.manifest;
-        let (name, version) = (js::text(om.get("name")), js::text(om.get("version")));
-        log(&format!("Inheriting from origin image {} ({name} {version})", origin.uuid()));
+        log(&format!("Inheriting from origin image {} ({} {})", origin.uuid(), om.name, om.version));
         for &field in imgmanifest::INHERITED_FIELDS {
             if m.contains_key(field) {
                 continue;
             }
-            match om.get(field) {
+            match om.json().get(field) {
                 Some(Value::Array(a)) if a.is_empty() => {}
                 Some(v) => {
                     m.insert(field.into(), v.clone());
@@ -317,8 +353,7 @@ fn gather_manifest(
     let given_requirements = opts.manifest.get("requirements").and_then(Value::as_object);
     let given = |k: &str| given_requirements.is_some_and(|r| r.contains_key(k));
     if let Some(brand) = opts.brand.as_deref() {
-        let truthy_min_platform =
-            given_requirements.and_then(|r| r.get("min_platform")).is_some_and(imgmanifest::js::truthy);
+        let truthy_min_platform = given_requirements.and_then(|r| r.get("min_platform")).is_some_and(js::truthy);
         if BRANDS_SETTING_MIN_PLATFORM.contains(&brand) && !truthy_min_platform {
             let platform = opts.platform.as_ref().ok_or_else(|| CreateError::NoPlatform(brand.to_string()))?;
             let mut min = Map::new();
@@ -336,12 +371,14 @@ fn gather_manifest(
         })?;
         m.insert("origin".into(), Value::String(origin.uuid().to_string()));
     }
-    let errors = imgmanifest::validate(&Value::Object(m.clone()), &Options::new(Mode::Minimal));
+    let m = Value::Object(m);
+    let errors = imgmanifest::validate(&m, &Options::new(Mode::Minimal));
     if !errors.is_empty() {
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(CreateError::InvalidManifest(format!("{} (give fields with -m or FIELD=VALUE)", text.join("; "))));
     }
-    Ok(m)
+    let Value::Object(m) = m else { unreachable!("built as an object") };
+    Ok(ImageManifest::from_validated(m)?)
 }
 
 /// `requirements` as an object, created if absent (a non-object given by
@@ -356,9 +393,10 @@ fn requirements(m: &mut Map<String, Value>) -> &mut Map<String, Value> {
 
 /// imgadm's output names for `prefix`: the image file
 /// `<prefix>.zfs[.gz|.bz2|.xz]` (`.zvol` for a zvol) and `<prefix>.imgmanifest`.
-pub fn output_paths(prefix: &Path, zvol: bool, compression: &Compression) -> (PathBuf, PathBuf) {
+pub fn output_paths(prefix: &Path, zvol: bool, compression: FileCompression) -> (PathBuf, PathBuf) {
     let kind = if zvol { ".zvol" } else { ".zfs" };
-    (suffixed(prefix, &format!("{kind}{}", compression.file_suffix())), suffixed(prefix, ".imgmanifest"))
+    let suffix = compression.to_manifest().file_suffix();
+    (suffixed(prefix, &format!("{kind}{suffix}")), suffixed(prefix, ".imgmanifest"))
 }
 
 /// `prefix` with `suffix` appended (not an extension: versions hold dots).
@@ -369,9 +407,8 @@ pub fn suffixed(prefix: &Path, suffix: &str) -> PathBuf {
 }
 
 /// `<dir>/<slug(name)>-<slug(version)>` or the template itself.
-fn output_prefix(opts: &CreateOptions, m: &Map<String, Value>) -> PathBuf {
-    // Validation lets a number through as a version (as Node's does).
-    let name = imgmanifest::output_prefix(&js::text(m.get("name")), &js::text(m.get("version")));
+fn output_prefix(opts: &CreateOptions, m: &ImageManifest) -> PathBuf {
+    let name = imgmanifest::output_prefix(&m.name, &m.version);
     match &opts.output_template {
         None => PathBuf::from(name),
         Some(t) if t.is_dir() => t.join(name),
@@ -379,32 +416,64 @@ fn output_prefix(opts: &CreateOptions, m: &Map<String, Value>) -> PathBuf {
     }
 }
 
+/// Sends the snapshot into the image file and writes the other outputs,
+/// all under temporary names recorded in the journal first.
 #[allow(clippy::too_many_arguments)]
-fn send_and_save(
+fn stage(
+    zfs: &Zfs,
+    journal: &mut Journal,
+    opts: &CreateOptions,
+    origin: Option<&Origin>,
+    manifest: ImageManifest,
+    prefix: &Path,
+    snapshot: &str,
+    log: &dyn Fn(&str),
+    progress: impl FnMut(Progress),
+) -> Result<Staged, CreateError> {
+    let (file_path, manifest_path) = output_paths(prefix, manifest.is_zvol(), opts.compression);
+    let mut targets = vec![file_path.clone()];
+    targets.extend(opts.extra_outputs.iter().map(|(suffix, _)| suffixed(prefix, suffix)));
+    targets.push(manifest_path.clone());
+    let pid = journal.owner.pid;
+    let files = targets.iter().map(|t| OutputFile { target: t.clone(), temp: atomic::temp_path(t, pid), id: None });
+    let outputs = Resource::Outputs { files: files.collect() };
+    record(journal, outputs.clone())?;
+    let result = write_outputs(zfs, opts, origin, manifest, &targets, snapshot, log, progress);
+    match result {
+        Ok((temps, file, manifest)) => Ok(Staged { manifest, manifest_path, file, temps, outputs }),
+        Err(e) => {
+            // The temporary files went with their TempFiles.
+            let _ = journal.forget(&outputs);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
     zfs: &Zfs,
     opts: &CreateOptions,
     origin: Option<&Origin>,
-    mut manifest: Map<String, Value>,
-    prefix: &Path,
-    final_snapshot: &str,
-    log: &mut impl FnMut(&str),
+    manifest: ImageManifest,
+    targets: &[PathBuf],
+    snapshot: &str,
+    log: &dyn Fn(&str),
     progress: impl FnMut(Progress),
-) -> Result<Created, CreateError> {
-    let is_zvol = manifest.get("type").and_then(Value::as_str) == Some("zvol");
-    let (file_path, manifest_path) = output_paths(prefix, is_zvol, &opts.compression);
-
-    log(&format!("Snapshotting to \"{final_snapshot}\""));
-    let mut owner = Owner::this_process("create");
-    owner.temp_files = [&file_path, &manifest_path].iter().map(|p| atomic::temp_path(p, owner.pid)).collect();
-    zfs.snapshot(final_snapshot, &[(crate::zfs::OWNER_PROPERTY, &owner.to_property())])?;
-
+) -> Result<(Vec<TempFile>, PackedFile, ImageManifest), CreateError> {
+    let temp = |path: &Path| TempFile::create(path).map_err(|source| CreateError::Output { path: path.into(), source });
+    let file_path = &targets[0];
+    let file_temp = temp(file_path)?;
     log(&format!("Sending image file to \"{}\"", file_path.display()));
-
     let from = if opts.incremental { origin.map(|o| o.final_snapshot.as_str()) } else { None };
-    let stream = zfs.send(final_snapshot, from)?;
+    let stream = zfs.send(snapshot, from)?;
     let pack_opts =
-        PackOptions { level: opts.level, threads: opts.threads, ..PackOptions::new(opts.compression.clone()) };
-    let packed = pack(stream, &file_path, &pack_opts, progress)?;
+        PackOptions { level: opts.level, threads: opts.threads, ..PackOptions::new(opts.compression.to_manifest()) };
+    let packed = pack_into(stream, &file_temp, &pack_opts, progress)?;
+    zfs.exec().checkpoint();
+    let mut temps = vec![file_temp];
+    for ((_, bytes), target) in opts.extra_outputs.iter().zip(&targets[1..]) {
+        temps.push(written(temp(target)?, bytes)?);
+    }
 
     let info = packed.stream.as_ref().expect("pack checked the stream");
     let mut file = Map::new();
@@ -412,36 +481,56 @@ fn send_and_save(
     file.insert("compression".into(), Value::String(packed.compression.to_string()));
     file.insert("sha1".into(), Value::String(packed.sha1.clone()));
     file.insert("dataset_guid".into(), Value::String(info.toguid.to_string()));
-    manifest.insert("files".into(), Value::Array(vec![Value::Object(file)]));
+    let manifest = manifest.with_files(vec![Value::Object(file)])?;
 
+    let manifest_path = targets.last().expect("the manifest is the last output");
     log(&format!("Saving manifest to \"{}\"", manifest_path.display()));
-    let text = serde_json::to_string_pretty(&Value::Object(manifest.clone())).expect("JSON serializes");
-    if let Err(source) = atomic::write_file(&manifest_path, text.as_bytes()) {
-        let _ = std::fs::remove_file(&packed.path);
-        return Err(CreateError::Output { path: manifest_path, source });
-    }
-    Ok(Created { manifest, manifest_path, file: packed })
+    temps.push(written(temp(manifest_path)?, manifest.to_json_pretty().as_bytes())?);
+    zfs.exec().checkpoint();
+    Ok((temps, packed, manifest))
 }
 
-/// Destroys the `@final` this run took (if it got that far) and renames a
-/// moved-aside one back.
-fn restore_snapshots(zfs: &Zfs, final_snapshot: &str, moved_aside: Option<&str>) -> Result<(), ZfsError> {
-    let ours = match zfs.get_one(final_snapshot, crate::zfs::OWNER_PROPERTY) {
-        Ok(value) => value.and_then(|v| Owner::from_property(&v)).is_some_and(|o| o.pid == std::process::id()),
-        Err(e) if e.is_not_found() => false,
-        Err(e) => return Err(e),
-    };
-    if ours {
-        zfs.destroy(final_snapshot, false)?;
-    }
-    if let Some(aside) = moved_aside {
-        zfs.rename(aside, final_snapshot)?;
-    }
-    Ok(())
+/// `temp` with `bytes` in it, synced.
+fn written(mut temp: TempFile, bytes: &[u8]) -> Result<TempFile, CreateError> {
+    use std::io::Write;
+    let path = temp.target().to_path_buf();
+    let result = temp.file.write_all(bytes).and_then(|()| temp.file.sync_all());
+    result.map_err(|source| CreateError::Output { path, source })?;
+    Ok(temp)
 }
 
-fn epoch_millis() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
+impl Staged {
+    /// Puts the image in place: records the files' identities, removes an
+    /// older manifest at the target (so no manifest ever stands beside a
+    /// file it does not describe), renames the files in, the manifest last.
+    /// A SIGKILL part way leaves what `buildy cleanup` can tell apart: a
+    /// complete set (our manifest in place) stays, anything else of ours goes.
+    pub fn commit(self, exec: &Exec, journal: &mut Journal) -> Result<Created, CreateError> {
+        let Resource::Outputs { files } = &self.outputs else { unreachable!("staged outputs are Outputs") };
+        let with_ids: Vec<OutputFile> =
+            files.iter().map(|f| OutputFile { id: FileId::of(&f.temp), ..f.clone() }).collect();
+        let outputs = Resource::Outputs { files: with_ids };
+        let path = journal.path().to_path_buf();
+        journal.update(&self.outputs, outputs.clone()).map_err(|source| CreateError::Journal { path, source })?;
+        exec.checkpoint();
+        let output_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CreateError::Output { path, source }
+        };
+        match std::fs::remove_file(&self.manifest_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(output_error(&self.manifest_path)(e)),
+            _ => {}
+        }
+        let mut placed = Vec::new();
+        for temp in self.temps {
+            let target = temp.target().to_path_buf();
+            placed.push(temp.persist().map_err(output_error(&target))?);
+            exec.checkpoint();
+        }
+        let _ = journal.forget(&outputs);
+        let extra = placed[1..placed.len() - 1].to_vec();
+        Ok(Created { manifest: self.manifest, manifest_path: self.manifest_path, file: self.file, extra })
+    }
 }
 
 #[cfg(test)]
@@ -459,7 +548,7 @@ mod tests {
             dataset: "zones/analog".into(),
             manifest: object(manifest),
             output_template: None,
-            compression: Compression::None,
+            compression: FileCompression::None,
             incremental: true,
             max_origin_depth: None,
             root: None,
@@ -467,6 +556,7 @@ mod tests {
             platform: Some(Platform { sdc_version: "7.0".into(), live_image: "20240516T001234Z".into() }),
             level: None,
             threads: None,
+            extra_outputs: Vec::new(),
         }
     }
 
@@ -478,13 +568,17 @@ mod tests {
         }));
         Origin {
             root: "zones".into(),
-            record: ImageRecord { manifest, zpool: "zones".into(), source: None },
+            record: ImageRecord {
+                manifest: ImageManifest::from_validated(manifest).unwrap(),
+                zpool: "zones".into(),
+                source: None,
+            },
             final_snapshot: "zones/3f5cd6a1-cbbd-403a-9dfb-8d1055c8f474@final".into(),
         }
     }
 
     fn gather(manifest: Value, brand: Option<&str>) -> Result<Map<String, Value>, CreateError> {
-        gather_manifest(&options(manifest, brand), Some(&origin()), &mut |_| {})
+        gather_manifest(&options(manifest, brand), Some(&origin()), &|_| {}).map(ImageManifest::into_json)
     }
 
     #[test]
@@ -507,7 +601,7 @@ mod tests {
         assert_eq!(m["requirements"], json!({"min_platform": {"7.1": "20250101T000000Z"}}));
         let mut opts = options(json!({"name": "x", "version": "2"}), Some("joyent"));
         opts.platform = None;
-        let err = gather_manifest(&opts, Some(&origin()), &mut |_| {}).unwrap_err();
+        let err = gather_manifest(&opts, Some(&origin()), &|_| {}).unwrap_err();
         assert!(matches!(err, CreateError::NoPlatform(_)) && err.is_usage(), "{err}");
     }
 
@@ -532,7 +626,7 @@ mod tests {
         );
         let mut opts = options(json!({"name": "x", "version": "1"}), None);
         opts.incremental = true;
-        let err = gather_manifest(&opts, None, &mut |_| {}).unwrap_err();
+        let err = gather_manifest(&opts, None, &|_| {}).unwrap_err();
         assert!(matches!(err, CreateError::NoOrigin { .. }), "{err}");
     }
 }

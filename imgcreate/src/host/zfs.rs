@@ -11,17 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use crate::command::{self, ChildReader, CommandError, Running};
-use crate::lock;
+use super::exec::{ChildReader, CommandError, Exec, Running};
+use super::lock;
 
 /// Where illumos and Debian install the command.
 pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
-
-/// The user property that marks what buildy created; its value is an
-/// [`Owner`] as JSON. Cleanup destroys only what carries it.
-pub const OWNER_PROPERTY: &str = "buildy:owner";
 
 /// Attempts for an operation that fails with "dataset is busy".
 const BUSY_ATTEMPTS: u32 = 6;
@@ -47,124 +41,31 @@ impl ZfsError {
         let e = &self.source.stderr;
         e.contains("out of space") || e.contains("quota exceeded") || e.contains("No space left")
     }
-}
 
-/// Who created a dataset or snapshot, and why: enough for a later cleanup to
-/// tell a leftover of a dead process from the work of a live one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owner {
-    /// What it is for, e.g. `create` (a temporary `@final`) or `install`.
-    pub purpose: String,
-    pub host: String,
-    pub pid: u32,
-    /// The kernel's boot id where there is one: a pid from another boot is dead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub boot_id: Option<String>,
-    /// When the process started (Linux: clock ticks after boot), so a
-    /// reused pid is not taken for the owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<u64>,
-    /// Seconds since the epoch.
-    pub created: u64,
-    /// Temporary files the owner writes (`.<name>.buildy-partial-<pid>`),
-    /// for cleanup to remove if it dies.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub temp_files: Vec<PathBuf>,
-}
-
-/// Whether the process that created something still runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
-    Alive,
-    Dead,
-    /// Created on another host (a shared pool): not ours to judge.
-    OtherHost,
-}
-
-impl Owner {
-    /// This process, for `purpose`.
-    pub fn this_process(purpose: &str) -> Owner {
-        let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let pid = std::process::id();
-        Owner {
-            purpose: purpose.to_string(),
-            host: hostname(),
-            pid,
-            boot_id: boot_id(),
-            start_time: process_start_time(pid),
-            created,
-            temp_files: Vec::new(),
-        }
-    }
-
-    /// Whether the owner still runs: same host, same boot, the pid exists
-    /// and (where it can be read) started when the owner did.
-    pub fn liveness(&self) -> Liveness {
-        if self.host != hostname() {
-            return Liveness::OtherHost;
-        }
-        if self.boot_id.is_some() && self.boot_id != boot_id() {
-            return Liveness::Dead;
-        }
-        // SAFETY: kill with signal 0 only checks that the process exists.
-        let exists = unsafe { libc::kill(self.pid as libc::pid_t, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !exists {
-            return Liveness::Dead;
-        }
-        match (self.start_time, process_start_time(self.pid)) {
-            (Some(a), Some(b)) if a != b => Liveness::Dead,
-            _ => Liveness::Alive,
-        }
-    }
-
-    /// The property value.
-    pub fn to_property(&self) -> String {
-        serde_json::to_string(self).expect("an Owner serializes")
-    }
-
-    /// Parses a property value; `None` if it is not one of ours.
-    pub fn from_property(value: &str) -> Option<Owner> {
-        serde_json::from_str(value).ok()
+    fn is_busy(e: &CommandError) -> bool {
+        e.stderr.contains("busy")
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| command::output(&mut Command::new("hostname")).ok().map(|b| String::from_utf8_lossy(&b).into()))
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// The kernel's boot id (Linux); `None` elsewhere.
-fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
-}
-
-/// Field 22 of `/proc/<pid>/stat` (Linux); `None` elsewhere.
-fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it do not.
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    after_name.split(' ').nth(19)?.parse().ok()
-}
-
-/// The `zfs` command at a configurable path.
+/// The `zfs` command at a configurable path, run by an executor.
 #[derive(Debug, Clone)]
 pub struct Zfs {
     path: PathBuf,
-}
-
-impl Default for Zfs {
-    fn default() -> Self {
-        Zfs::new(DEFAULT_ZFS)
-    }
+    exec: Exec,
 }
 
 impl Zfs {
-    pub fn new(path: impl AsRef<Path>) -> Zfs {
-        Zfs { path: path.as_ref().to_path_buf() }
+    pub fn new(path: impl AsRef<Path>, exec: &Exec) -> Zfs {
+        Zfs { path: path.as_ref().to_path_buf(), exec: exec.clone() }
+    }
+
+    /// The same command run by the undo's view of the executor.
+    pub fn for_undo(&self) -> Zfs {
+        Zfs { path: self.path.clone(), exec: self.exec.for_undo() }
+    }
+
+    pub fn exec(&self) -> &Exec {
+        &self.exec
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -175,7 +76,7 @@ impl Zfs {
 
     /// Runs `zfs ARGS` holding the mount lock (see [`lock::MOUNT_LOCK`]).
     fn run_mounting(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
-        let _lock = lock::mount_lock().map_err(|e| Zfs::error(op, dataset, e))?;
+        let _lock = lock::mount_lock(&self.exec).map_err(|e| Zfs::error(op, dataset, e))?;
         self.run(op, dataset, args)
     }
 
@@ -183,10 +84,12 @@ impl Zfs {
     fn run(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
         let mut attempt = 1;
         loop {
-            match command::output(&mut self.command(args)) {
+            match self.exec.output(&mut self.command(args)) {
                 Ok(out) => return Ok(String::from_utf8_lossy(&out).into_owned()),
-                Err(e) if attempt < BUSY_ATTEMPTS && e.stderr.contains("busy") => {
-                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                Err(e) if attempt < BUSY_ATTEMPTS && ZfsError::is_busy(&e) => {
+                    if self.exec.sleep(Duration::from_millis(100 << attempt)).is_err() {
+                        return Err(Zfs::error(op, dataset, e));
+                    }
                     attempt += 1;
                 }
                 Err(source) => return Err(Zfs::error(op, dataset, source)),
@@ -221,6 +124,14 @@ impl Zfs {
     /// One exact value, `None` when unset.
     pub fn get_one(&self, name: &str, prop: &str) -> Result<Option<String>, ZfsError> {
         Ok(self.get(name, &[prop])?.remove(prop))
+    }
+
+    /// One exact value; `Ok(None)` also when `name` does not exist.
+    pub fn get_if_exists(&self, name: &str, prop: &str) -> Result<Option<String>, ZfsError> {
+        match self.get_one(name, prop) {
+            Err(e) if e.is_not_found() => Ok(None),
+            other => other,
+        }
     }
 
     /// The snapshots of `dataset` itself, as names after the `@`, oldest first.
@@ -263,23 +174,20 @@ impl Zfs {
     }
 
     /// Everything at or below `dataset` (every pool if `None`), snapshots
-    /// included, that carries buildy's mark, with its owner.
-    pub fn owned(&self, dataset: Option<&str>) -> Result<Vec<(String, Owner)>, ZfsError> {
-        let mut args = vec!["get", "-H", "-o", "name,value", "-s", "local", "-r", OWNER_PROPERTY];
+    /// included, on which `property` is set locally, with its value.
+    pub fn with_local_property(
+        &self,
+        dataset: Option<&str>,
+        property: &str,
+    ) -> Result<Vec<(String, String)>, ZfsError> {
+        let mut args = vec!["get", "-H", "-o", "name,value", "-s", "local", "-r", property];
         args.extend(dataset);
         let out = self.run("get", dataset.unwrap_or("all pools"), &args)?;
         Ok(out
             .lines()
-            .filter_map(|l| {
-                let (name, value) = l.split_once('\t')?;
-                Some((name.to_string(), Owner::from_property(value)?))
-            })
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect())
-    }
-
-    /// Marks `name` as buildy's.
-    pub fn set_owner(&self, name: &str, owner: &Owner) -> Result<(), ZfsError> {
-        self.set(name, OWNER_PROPERTY, &owner.to_property())
     }
 
     /// `zfs send [-i FROM] SNAPSHOT` as a reader of the stream. Deliberately
@@ -292,7 +200,7 @@ impl Zfs {
         args.push(snapshot);
         let mut cmd = self.command(&args);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped());
-        let running = Running::start(&mut cmd).map_err(|source| Zfs::error("send", snapshot, source))?;
+        let running = self.exec.start(&mut cmd).map_err(|source| Zfs::error("send", snapshot, source))?;
         Ok(ChildReader::new(running))
     }
 
@@ -301,7 +209,7 @@ impl Zfs {
     pub fn receive(&self, target: &str) -> Result<Running, ZfsError> {
         let mut cmd = self.command(&["receive", target]);
         cmd.stdin(Stdio::piped()).stdout(Stdio::null());
-        Running::start(&mut cmd).map_err(|source| Zfs::error("receive", target, source))
+        self.exec.start(&mut cmd).map_err(|source| Zfs::error("receive", target, source))
     }
 
     /// Wraps a failure of a command started by this module.
@@ -327,28 +235,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn owner_round_trips_through_its_property_value() {
-        let owner = Owner::this_process("create");
-        assert_eq!(owner.pid, std::process::id());
-        assert_eq!(owner.liveness(), Liveness::Alive);
-        let reused_pid = Owner { start_time: owner.start_time.map(|t| t + 1), ..owner.clone() };
-        assert_eq!(reused_pid.liveness(), Liveness::Dead);
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let gone = Owner { pid: child.id(), ..owner.clone() };
-        child.wait().unwrap();
-        assert_eq!(gone.liveness(), Liveness::Dead);
-        assert_eq!(Owner { host: "elsewhere".into(), ..owner.clone() }.liveness(), Liveness::OtherHost);
-        if owner.boot_id.is_some() {
-            let before_a_reboot = Owner { boot_id: Some("another-boot".into()), ..owner.clone() };
-            assert_eq!(before_a_reboot.liveness(), Liveness::Dead);
-        }
-        assert_eq!(Owner::from_property(&owner.to_property()), Some(owner));
-        assert_eq!(Owner::from_property("-"), None);
-    }
-
-    #[test]
     fn a_missing_zfs_command_is_an_error_naming_it() {
-        let zfs = Zfs::new("/nonexistent/zfs");
+        let zfs = Zfs::new("/nonexistent/zfs", &Exec::default());
         let err = zfs.exists("pool/ds").unwrap_err();
         assert_eq!(err.dataset, "pool/ds");
         assert!(err.to_string().starts_with("zfs list of pool/ds failed: `/nonexistent/zfs list -H -o name pool/ds`"));

@@ -2,14 +2,12 @@
 //! (busybox and pkgsrc stand-ins): the buildimage drop-in, its outputs, and
 //! that no failure, signal or crash leaves anything behind.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 use serde_json::Value;
 
 /// Makes and installs the base image under `<top>/images`; returns its uuid.
@@ -87,7 +85,7 @@ fn wait_for_chroots(t: &TestZfs, n: usize) {
 /// before, no mounts, no mountpoints, no journals.
 fn assert_nothing_left(t: &TestZfs, before: &(Vec<String>, Vec<String>)) {
     assert_eq!(&(t.everything(), t.files()), before, "datasets, outputs or records left behind");
-    assert_eq!(imgcreate::mount::mounts_under(&t.work()), Vec::<PathBuf>::new(), "mounts left behind");
+    assert_eq!(imgcreate::host::mount::mounts_under(&t.work()), Vec::<PathBuf>::new(), "mounts left behind");
     let work: Vec<_> = fs::read_dir(t.work()).unwrap().flatten().map(|e| e.file_name()).collect();
     let journals = t.work().join("buildy-builds");
     let journal_count = fs::read_dir(&journals).map(|d| d.count()).unwrap_or(0);
@@ -245,10 +243,10 @@ fn cleanup_removes_what_a_killed_build_left_and_nothing_else() {
         assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
-    let mid = (t.everything(), t.files(), imgcreate::mount::mounts_under(&t.work()));
+    let mid = (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work()));
     let dry = cleanup(&["--dry-run"]);
     assert_eq!(
-        (t.everything(), t.files(), imgcreate::mount::mounts_under(&t.work())),
+        (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work())),
         mid,
         "a dry run changes nothing"
     );
@@ -264,7 +262,7 @@ fn cleanup_removes_what_a_killed_build_left_and_nothing_else() {
     );
     assert!(!did.contains(&theirs), "{did}");
     // The live build is untouched: its analog and chroot are still there.
-    let live_mounts: Vec<_> = imgcreate::mount::mounts_under(&t.work());
+    let live_mounts: Vec<_> = imgcreate::host::mount::mounts_under(&t.work());
     assert_eq!(live_mounts.len(), 3, "the live build's analog, /dev and /proc: {live_mounts:?}");
     assert!(live_mounts.iter().all(|m| m.to_string_lossy().contains(&zoneproto(live.id()))));
     assert!(zfs_ok(&["list", &theirs]));
@@ -293,7 +291,7 @@ fn two_builds_at_once_from_one_base_image_both_succeed() {
         let image = t.install(&other, &m, &t.out().join(format!("{name}-{version}.zfs.{ext}")));
         assert!(t.mount_image(&image, name).join("root/opt/local/bin").join(tool).is_file());
     }
-    let work_mounts = imgcreate::mount::mounts_under(&t.work());
+    let work_mounts = imgcreate::host::mount::mounts_under(&t.work());
     assert!(work_mounts.is_empty(), "{work_mounts:?}");
     let _ = before;
 }

@@ -2,8 +2,6 @@
 //! root per test under the pool that `scripts/test.sh` creates, temporary
 //! directories, running `buildy`, and describing file trees to compare.
 
-#![allow(dead_code)] // each test binary uses its own subset
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -184,7 +182,7 @@ pub fn assert_fails(out: &Output, code: i32, text: &str) {
 /// or unmount (zfs-fuse can deadlock on concurrent mounts).
 fn zfs_output(args: &[&str]) -> Output {
     let mounting = ["create", "clone", "destroy", "rename", "set"].contains(&args[0]);
-    let _lock = mounting.then(|| imgcreate::lock::mount_lock().unwrap());
+    let _lock = mounting.then(|| imgcreate::host::lock::mount_lock(&imgcreate::host::exec::Exec::default()).unwrap());
     Command::new(ZFS).args(args).output().unwrap()
 }
 

@@ -1,28 +1,33 @@
-//! Installing an image file, as `imgadm install` does (rules:
-//! shared/reference/imgadm.md, "install").
+//! Installing an image file, as `imgadm install` does (imgadm's rules: the
+//! project's imgcreate/README.md, "install").
 //!
 //! ```text
-//! lock img.<uuid>.import.lock ─▶ installed already? ─▶ origin installed, its @final's guid
+//! strict manifest ─▶ lock img.<uuid>.import.lock ─▶ installed already? ─▶ origin installed, its @final's guid
 //! ─▶ check the file (size, sha1, compression, the whole stream, fromguid = origin's guid)
 //! ─▶ zfs receive <root>/<uuid>-partial ─▶ one snapshot, named @final ─▶ rename to <root>/<uuid>
 //! ─▶ database record (last)
 //! ```
 //!
-//! Nothing reaches ZFS until the file has been checked from end to end. On
-//! any failure the `-partial` dataset is destroyed and no record is written.
+//! Nothing reaches ZFS until the file has been checked from end to end. The
+//! receive is in the journal before it starts; on any failure the
+//! `-partial` dataset is destroyed and no record is written.
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use imgmanifest::{Manifest, Mode, Options};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::command::Running;
-use crate::db::{DbError, ImageDb, ImageRecord};
+use super::db::{DbError, ImageDb, ImageRecord};
+use super::journal::{Journal, Resource};
+use super::model::{ImageManifest, ImageUuid, ModelError};
+use super::owner::OWNER_PROPERTY;
+use super::undo::Undoer;
+use crate::host::exec::{CommandError, Running};
+use crate::host::lock;
+use crate::host::zfs::{Zfs, ZfsError};
 use crate::inspect::inspect;
-use crate::lock;
 use crate::pack::codec;
-use crate::zfs::{Owner, Zfs, ZfsError};
 
 /// Where to install.
 #[derive(Debug, Clone)]
@@ -47,6 +52,8 @@ pub enum Installed {
 pub enum InstallError {
     #[error("the manifest is not valid: {0}")]
     InvalidManifest(String),
+    #[error("{0}; nothing was done with it")]
+    Model(#[from] ModelError),
     #[error("the image file {file} does not match its manifest: {problem}")]
     BadFile { file: PathBuf, problem: String },
     #[error("cannot read the image file {file}: {source}")]
@@ -58,14 +65,14 @@ pub enum InstallError {
     #[error("the dataset root {0} does not exist")]
     RootNotFound(String),
     #[error("the origin image {origin} is not installed ({dataset} does not exist); install it first")]
-    OriginNotInstalled { origin: String, dataset: String },
+    OriginNotInstalled { origin: ImageUuid, dataset: String },
     #[error("the origin image {origin} has no {snapshot} snapshot")]
-    OriginHasNoFinalSnapshot { origin: String, snapshot: String },
+    OriginHasNoFinalSnapshot { origin: ImageUuid, snapshot: String },
     #[error(
         "the image file is an incremental stream from snapshot guid {fromguid}, but the installed origin image {origin} \
          ({snapshot}) has guid {origin_guid}: the image was not made on that origin"
     )]
-    WrongOrigin { origin: String, snapshot: String, fromguid: u64, origin_guid: String },
+    WrongOrigin { origin: ImageUuid, snapshot: String, fromguid: u64, origin_guid: String },
     #[error("cannot take the import lock {path}: {source}")]
     Lock {
         path: PathBuf,
@@ -84,8 +91,14 @@ pub enum InstallError {
     Zfs(#[from] ZfsError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("writing the journal {path} failed: {source}")]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{error}; cleaning up also failed: {cleanup}")]
-    Cleanup { error: Box<InstallError>, cleanup: ZfsError },
+    Cleanup { error: Box<InstallError>, cleanup: String },
 }
 
 impl InstallError {
@@ -94,6 +107,7 @@ impl InstallError {
     pub fn is_usage(&self) -> bool {
         match self {
             InstallError::InvalidManifest(_)
+            | InstallError::Model(_)
             | InstallError::BadFile { .. }
             | InstallError::ReadFile { .. }
             | InstallError::RootNotFound(_)
@@ -104,75 +118,10 @@ impl InstallError {
     }
 }
 
-/// Installs the image `file` described by `manifest` under `opts.root`.
-/// `log` gets progress lines.
-pub fn install(
-    zfs: &Zfs,
-    db: &ImageDb,
-    manifest: &Value,
-    file: &Path,
-    opts: &InstallOptions,
-    mut log: impl FnMut(&str),
-) -> Result<Installed, InstallError> {
-    let mut manifest = checked_manifest(manifest)?;
-    let uuid = manifest.get("uuid").and_then(Value::as_str).unwrap_or_default().to_string();
-    let root = opts.root.as_str();
-    let dataset = format!("{root}/{uuid}");
-    if !zfs.exists(root)? {
-        return Err(InstallError::RootNotFound(root.to_string()));
-    }
-
-    let lock_error =
-        |source| InstallError::Lock { path: opts.lock_dir.join(format!("img.{uuid}.import.lock")), source };
-    let _lock = lock::import_lock(&opts.lock_dir, &uuid, |path| {
-        log(&format!("Waiting for image {uuid} import lock ({})", path.display()))
-    })
-    .map_err(lock_error)?;
-    if zfs.exists(&dataset)? {
-        return Ok(Installed::AlreadyInstalled { dataset });
-    }
-
-    let origin_guid = match manifest.get("origin").and_then(Value::as_str) {
-        None => None,
-        Some(origin) => Some(origin_final_guid(zfs, root, origin)?),
-    };
-    log(&format!("Checking {}", file.display()));
-    check_file(file, &manifest, origin_guid.as_ref())?;
-
-    if !manifest.contains_key("published_at") {
-        manifest.insert("published_at".into(), Value::String(imgmanifest::published_at_now()));
-    }
-    let partial = format!("{dataset}-partial");
-    if zfs.exists(&partial)? {
-        log(&format!("Destroying the stale {partial}"));
-        zfs.destroy(&partial, true)?;
-    }
-    log(&format!("Receiving into {partial}"));
-    let result = receive_and_record(zfs, db, &manifest, file, root, &partial, &dataset);
-    match result {
-        Ok(record) => Ok(Installed::Installed { dataset, record }),
-        Err(error) => {
-            // Undo (even after an interruption): the received dataset under
-            // either name, and the record.
-            crate::command::resume();
-            let mut cleanup = Ok(());
-            for name in [&partial, &dataset] {
-                if matches!(zfs.exists(name), Ok(true)) {
-                    cleanup = cleanup.and(zfs.destroy(name, true));
-                }
-            }
-            let _ = db.remove(root, &uuid);
-            match cleanup {
-                Ok(()) => Err(error),
-                Err(cleanup) => Err(InstallError::Cleanup { error: Box::new(error), cleanup }),
-            }
-        }
-    }
-}
-
-/// The manifest upgraded to v2 and valid by the minimal rules, with a
-/// `files[0]` to check the file against.
-fn checked_manifest(manifest: &Value) -> Result<Map<String, Value>, InstallError> {
+/// The manifest upgraded to v2, valid by the minimal rules, converted to
+/// the strict model, with a `files[0]` to check the file against. Call it
+/// before anything else: a manifest refused here has touched nothing.
+pub fn checked_manifest(manifest: &Value) -> Result<ImageManifest, InstallError> {
     let invalid = |s: String| InstallError::InvalidManifest(s);
     let upgraded = imgmanifest::upgrade(manifest).map_err(|e| invalid(e.to_string()))?;
     let errors = imgmanifest::validate(&upgraded, &Options::new(Mode::Minimal));
@@ -180,40 +129,114 @@ fn checked_manifest(manifest: &Value) -> Result<Map<String, Value>, InstallError
         return Err(invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")));
     }
     let Value::Object(m) = upgraded else { unreachable!("validation passed an object") };
-    let file = m.get("files").and_then(Value::as_array).and_then(|f| f.first()).and_then(Value::as_object);
-    let has = |k: &str| file.is_some_and(|f| f.contains_key(k));
-    if !(has("size") && has("sha1") && has("compression")) {
+    let m = ImageManifest::from_validated(m)?;
+    if m.file.is_none() {
         return Err(invalid("files[0] with size, sha1 and compression is required to install".into()));
     }
     Ok(m)
 }
 
+/// Installs the image `file` described by `manifest` (from
+/// [`checked_manifest`]) under `opts.root`, recording the receive in
+/// `journal` first. `log` gets progress lines.
+pub fn install(
+    zfs: &Zfs,
+    db: &ImageDb,
+    journal: &mut Journal,
+    manifest: ImageManifest,
+    file: &Path,
+    opts: &InstallOptions,
+    log: &dyn Fn(&str),
+) -> Result<Installed, InstallError> {
+    let uuid = manifest.uuid;
+    let root = opts.root.as_str();
+    let dataset = format!("{root}/{uuid}");
+    if !zfs.exists(root)? {
+        return Err(InstallError::RootNotFound(root.to_string()));
+    }
+
+    let lock_path = lock::import_lock_path(&opts.lock_dir, &uuid.to_string());
+    let lock_error = |source| InstallError::Lock { path: lock_path.clone(), source };
+    let _lock = lock::import_lock(zfs.exec(), &opts.lock_dir, &uuid.to_string(), |path| {
+        log(&format!("Waiting for image {uuid} import lock ({})", path.display()))
+    })
+    .map_err(lock_error)?;
+    if zfs.exists(&dataset)? {
+        return Ok(Installed::AlreadyInstalled { dataset });
+    }
+
+    let origin_guid = match manifest.origin {
+        None => None,
+        Some(origin) => Some(origin_final_guid(zfs, root, origin)?),
+    };
+    log(&format!("Checking {}", file.display()));
+    check_file(file, &manifest, origin_guid.as_ref())?;
+
+    let mut manifest = manifest;
+    if !manifest.json().contains_key("published_at") {
+        manifest.set_extra("published_at", Value::String(imgmanifest::published_at_now()));
+    }
+    let partial = format!("{dataset}-partial");
+    if zfs.exists(&partial)? {
+        // Stale: we hold the image's lock, so nobody is receiving into it.
+        log(&format!("Destroying the stale {partial}"));
+        zfs.destroy(&partial, true)?;
+    }
+    let received = Resource::Receive {
+        partial: partial.clone(),
+        dataset: dataset.clone(),
+        lock: lock_path.clone(),
+        record: db.record_path(root, &uuid),
+    };
+    journal
+        .record(received.clone())
+        .map_err(|source| InstallError::Journal { path: journal.path().to_path_buf(), source })?;
+    log(&format!("Receiving into {partial}"));
+    match receive_and_record(zfs, db, journal, &manifest, file, root, &partial, &dataset) {
+        Ok(record) => {
+            let _ = journal.forget(&received);
+            Ok(Installed::Installed { dataset, record })
+        }
+        Err(error) => {
+            // Undo (also after an interruption): the received dataset under
+            // either name; the record is written last, so there is none.
+            let undo = zfs.for_undo();
+            let mut undoer = Undoer::new(&undo, false);
+            if undoer.journal(journal, true) {
+                Err(error)
+            } else {
+                let left: Vec<String> = undoer.report.failures.iter().map(ToString::to_string).collect();
+                Err(InstallError::Cleanup { error: Box::new(error), cleanup: left.join("; ") })
+            }
+        }
+    }
+}
+
 /// The exact guid of `<root>/<origin>@final`.
-fn origin_final_guid(zfs: &Zfs, root: &str, origin: &str) -> Result<String, InstallError> {
+fn origin_final_guid(zfs: &Zfs, root: &str, origin: ImageUuid) -> Result<String, InstallError> {
     let dataset = format!("{root}/{origin}");
     if !zfs.exists(&dataset)? {
-        return Err(InstallError::OriginNotInstalled { origin: origin.to_string(), dataset });
+        return Err(InstallError::OriginNotInstalled { origin, dataset });
     }
     let snapshot = format!("{dataset}@final");
-    match zfs.get_one(&snapshot, "guid") {
-        Ok(Some(guid)) => Ok(guid),
-        Ok(None) => Err(InstallError::OriginHasNoFinalSnapshot { origin: origin.to_string(), snapshot }),
-        Err(e) if e.is_not_found() => {
-            Err(InstallError::OriginHasNoFinalSnapshot { origin: origin.to_string(), snapshot })
-        }
-        Err(e) => Err(e.into()),
+    match zfs.get_if_exists(&snapshot, "guid")? {
+        Some(guid) => Ok(guid),
+        None => Err(InstallError::OriginHasNoFinalSnapshot { origin, snapshot }),
     }
 }
 
 /// Reads the whole file: size, sha1 and compression as the manifest says,
 /// one complete valid stream, incremental exactly when there is an origin,
 /// and then from the origin's `@final`.
-fn check_file(file: &Path, manifest: &Map<String, Value>, origin_guid: Option<&String>) -> Result<(), InstallError> {
+fn check_file(file: &Path, manifest: &ImageManifest, origin_guid: Option<&String>) -> Result<(), InstallError> {
     let bad = |problem: String| InstallError::BadFile { file: file.to_path_buf(), problem };
-    // The checks need only `files` and `origin` (the rest may hold types
-    // that validation lets through, such as a numeric version).
-    let needed: Map<String, Value> =
-        manifest.iter().filter(|(k, _)| *k == "files" || *k == "origin").map(|(k, v)| (k.clone(), v.clone())).collect();
+    // The checks need only `files` and `origin`.
+    let needed: serde_json::Map<String, Value> = manifest
+        .json()
+        .iter()
+        .filter(|(k, _)| *k == "files" || *k == "origin")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let typed = Manifest::from_value(Value::Object(needed))
         .map_err(|e| InstallError::InvalidManifest(format!("files[0]: {e}")))?;
     let report =
@@ -222,10 +245,10 @@ fn check_file(file: &Path, manifest: &Map<String, Value>, origin_guid: Option<&S
         return Err(bad(report.problems.join("; ")));
     }
     let stream = report.stream.expect("a report without problems has a stream");
-    if let (Some(origin), Some(guid)) = (manifest.get("origin").and_then(Value::as_str), origin_guid) {
+    if let (Some(origin), Some(guid)) = (manifest.origin, origin_guid) {
         if stream.fromguid.to_string() != *guid {
             return Err(InstallError::WrongOrigin {
-                origin: origin.to_string(),
+                origin,
                 snapshot: format!("{origin}@final"),
                 fromguid: stream.fromguid,
                 origin_guid: guid.clone(),
@@ -237,20 +260,22 @@ fn check_file(file: &Path, manifest: &Map<String, Value>, origin_guid: Option<&S
 
 /// Receives into `partial`, leaves exactly one snapshot named `@final`,
 /// renames to `dataset` and writes the record.
+#[allow(clippy::too_many_arguments)]
 fn receive_and_record(
     zfs: &Zfs,
     db: &ImageDb,
-    manifest: &Map<String, Value>,
+    journal: &Journal,
+    manifest: &ImageManifest,
     file: &Path,
     root: &str,
     partial: &str,
     dataset: &str,
 ) -> Result<PathBuf, InstallError> {
-    let compression = manifest["files"][0]["compression"].as_str().unwrap_or("none").into();
+    let compression = manifest.file.as_ref().expect("checked_manifest requires files[0]").compression;
     let read_error = |source| InstallError::ReadFile { file: file.to_path_buf(), source };
     let input = std::fs::File::open(file).map_err(read_error)?;
-    let mut stream =
-        codec::decompressor(&compression, io::BufReader::with_capacity(1 << 20, input)).map_err(read_error)?;
+    let mut stream = codec::decompressor(&compression.to_manifest(), io::BufReader::with_capacity(1 << 20, input))
+        .map_err(read_error)?;
     let receive = zfs.receive(partial)?;
     feed(receive, &mut stream).map_err(|e| match e {
         Fed::Read(source) => read_error(source),
@@ -263,7 +288,7 @@ fn receive_and_record(
             }
         }
     })?;
-    zfs.set_owner(partial, &Owner::this_process("install"))?;
+    zfs.set(partial, OWNER_PROPERTY, &journal.owner.to_property())?;
 
     let snapshots = zfs.snapshots(partial)?;
     match snapshots.as_slice() {
@@ -284,13 +309,13 @@ fn receive_and_record(
 
 enum Fed {
     Read(io::Error),
-    Receive(crate::command::CommandError),
+    Receive(CommandError),
 }
 
 /// Copies `input` into the command's stdin and waits for it. If the command
 /// stops reading (it failed), its own error is the one reported.
 fn feed(mut receive: Running, input: &mut dyn Read) -> Result<(), Fed> {
-    let mut stdin = receive.child.stdin.take().expect("stdin was piped");
+    let mut stdin = receive.take_stdin();
     let mut buf = vec![0u8; 1 << 20];
     let copied = loop {
         let n = match input.read(&mut buf) {

@@ -2,14 +2,12 @@
 //! for every compression, origin chains, the manifests, and failures that
 //! must leave nothing behind. Each test works in its own dataset root.
 
-mod common;
-
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{chown, symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::util::*;
 use serde_json::Value;
 
 /// A zone-like tree: regular files, a symlink, a hard link, a setuid file,
@@ -306,7 +304,9 @@ fn create_failures_leave_nothing() {
     fs::set_permissions(&stall, fs::Permissions::from_mode(0o755)).unwrap();
     let before = (t.everything(), t.files());
     let stalled_create = || {
-        let args = ["create", "--zfs", &path(&stall), "-i", "-o", &out, &ds, "name=x", "version=1"];
+        let work = path(&t.dir.join("work"));
+        let args =
+            ["create", "--zfs", &path(&stall), "--work-dir", &work, "-i", "-o", &out, &ds, "name=x", "version=1"];
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_buildy"))
             .args(args)
             .args(["--db", &path(&t.db())])
@@ -327,16 +327,17 @@ fn create_failures_leave_nothing() {
     assert_fails(&child.wait_with_output().unwrap(), 1, "interrupted by SIGINT");
     assert_eq!((t.everything(), t.files()), before, "an interrupted create leaves nothing");
 
-    // SIGKILL leaves the marked @final and the partial file; cleanup
+    // SIGKILL leaves the marked snapshot and the partial file; cleanup
     // removes exactly those.
     let (child, partial) = stalled_create();
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
     let _ = child.wait_with_output();
-    assert!(partial.exists() && zfs_ok(&["list", &format!("{ds}@final")]), "SIGKILL left its work");
+    let snapshots = zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &ds]);
+    assert!(partial.exists() && snapshots.contains(&format!("{ds}@buildy-")), "SIGKILL left its work: {snapshots}");
     let cleaned = t.buildy(&["cleanup", "--root", &t.top, "--work-dir", &path(&t.dir.join("work"))]);
     assert_success(&cleaned);
     let said = String::from_utf8_lossy(&cleaned.stdout);
-    assert!(said.contains(&format!("did: destroy {ds}@final")) && said.contains("did: remove file"), "{said}");
+    assert!(said.contains(&format!("did: destroy {ds}@buildy-")) && said.contains("did: remove file"), "{said}");
     assert_eq!((t.everything(), t.files()), before, "cleanup removed what the killed create left");
 
     let args = [&["create", "-c", "lz4", "-o", &out, &ds][..], &fields].concat();
@@ -362,7 +363,7 @@ fn create_failures_leave_nothing() {
     let missing = t.ds("missing");
     fails_leaving_nothing(&t, &[&["create", &missing][..], &fields].concat(), 2, "does not exist");
 
-    // An existing @final on the dataset is moved aside and put back.
+    // An existing @final on the dataset is left exactly as it was.
     zfs(&["snapshot", &format!("{ds}@final")]);
     let guid = zfs(&["get", "-Hp", "-o", "value", "guid", &format!("{ds}@final")]);
     t.create(&[&["-i", "-o", &out, &ds][..], &fields].concat());

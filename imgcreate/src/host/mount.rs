@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::command::{self, CommandError};
-use crate::lock::mount_lock;
+use super::exec::{CommandError, Exec};
+use super::lock::mount_lock;
 
 #[cfg(target_os = "illumos")]
 const MOUNT: &str = "/usr/sbin/mount";
@@ -25,8 +25,8 @@ const MOUNT_TABLE: &str = "/proc/mounts";
 
 /// Mounts `source` on `target` (which must exist): a bind mount on Linux,
 /// lofs on illumos; read-only if asked.
-pub fn bind(source: &Path, target: &Path, read_only: bool) -> Result<(), CommandError> {
-    let _lock = mount_lock()?;
+pub fn bind(exec: &Exec, source: &Path, target: &Path, read_only: bool) -> Result<(), CommandError> {
+    let _lock = mount_lock(exec)?;
     let mut cmd = Command::new(MOUNT);
     if cfg!(target_os = "illumos") {
         cmd.args(["-F", "lofs"]);
@@ -34,14 +34,14 @@ pub fn bind(source: &Path, target: &Path, read_only: bool) -> Result<(), Command
             cmd.arg("-r");
         }
         cmd.arg(source).arg(target);
-        return command::output(&mut cmd).map(drop);
+        return exec.output(&mut cmd).map(drop);
     }
     cmd.arg("--bind").arg(source).arg(target);
-    command::output(&mut cmd)?;
+    exec.output(&mut cmd)?;
     if read_only {
-        let remount = command::output(Command::new(MOUNT).args(["-o", "remount,ro,bind"]).arg(target));
+        let remount = exec.output(Command::new(MOUNT).args(["-o", "remount,ro,bind"]).arg(target));
         if let Err(e) = remount {
-            let _ = command::output(Command::new(UMOUNT).arg(target));
+            let _ = exec.output(Command::new(UMOUNT).arg(target));
             return Err(e);
         }
     }
@@ -50,22 +50,24 @@ pub fn bind(source: &Path, target: &Path, read_only: bool) -> Result<(), Command
 
 /// Unmounts `target`, retrying while it is busy; on Linux a mount still
 /// busy after that is detached lazily (it is gone from the tree at once).
-pub fn unmount(target: &Path) -> Result<(), CommandError> {
-    let _lock = mount_lock()?;
+pub fn unmount(exec: &Exec, target: &Path) -> Result<(), CommandError> {
+    let _lock = mount_lock(exec)?;
     let mut last = None;
     for attempt in 0..5 {
-        match command::output(Command::new(UMOUNT).arg(target)) {
+        match exec.output(Command::new(UMOUNT).arg(target)) {
             Ok(_) => return Ok(()),
             // Someone else unmounted it meanwhile.
             Err(_) if !is_mounted(target) => return Ok(()),
             Err(e) => last = Some(e),
         }
-        std::thread::sleep(Duration::from_millis(200 << attempt));
+        if exec.sleep(Duration::from_millis(200 << attempt)).is_err() {
+            break;
+        }
     }
-    if cfg!(target_os = "linux") && command::output(Command::new(UMOUNT).arg("-l").arg(target)).is_ok() {
+    if cfg!(target_os = "linux") && exec.output(Command::new(UMOUNT).arg("-l").arg(target)).is_ok() {
         return Ok(());
     }
-    Err(last.expect("five attempts failed"))
+    Err(last.expect("an attempt failed"))
 }
 
 /// Mount points at or below `dir`, deepest first (the order to unmount in).

@@ -1,0 +1,9 @@
+//! buildy's integration tests, one binary (ripgrep's shape): helpers in
+//! `util`, one module per area, and `regression` with a test named for
+//! each bug fixed. The ZFS tests run on the pool `scripts/test.sh` makes.
+
+mod build;
+mod images;
+mod pack_inspect;
+mod regression;
+mod util;
