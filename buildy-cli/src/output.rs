@@ -53,7 +53,7 @@ impl Log {
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
         };
         if written.is_err() && !self.closed.swap(true, Ordering::SeqCst) {
-            self.exec.cancel("its log output was closed");
+            self.exec.cancel("a closed log (broken pipe)");
         }
     }
 }

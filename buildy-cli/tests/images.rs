@@ -322,7 +322,6 @@ fn create_failures_leave_nothing() {
         (child, partial)
     };
     let (child, _) = stalled_create();
-    std::thread::sleep(std::time::Duration::from_millis(300));
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_fails(&child.wait_with_output().unwrap(), 1, "interrupted by SIGINT");
     assert_eq!((t.everything(), t.files()), before, "an interrupted create leaves nothing");
@@ -513,8 +512,25 @@ fn two_installs_of_one_image_at_once_both_succeed_and_one_installs() {
             .spawn()
             .unwrap()
     };
-    let (a, b) = (spawn(), spawn());
+    // Both really contend: the test holds the image's import lock until
+    // both say they wait for it.
+    let uuid = read_json(&m)["uuid"].as_str().unwrap().to_string();
+    let exec = imgcreate::host::exec::Exec::default();
+    let lock_dir = Path::new(imgcreate::host::lock::DEFAULT_LOCK_DIR);
+    let held = imgcreate::host::lock::import_lock(&exec, lock_dir, &uuid, |_| panic!("nobody else holds it")).unwrap();
+    let (mut a, mut b) = (spawn(), spawn());
+    let waiting = |child: &mut std::process::Child| {
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut lines = std::io::BufRead::lines(stderr).map_while(Result::ok);
+        assert!(lines.any(|l| l.starts_with(&format!("Waiting for image {uuid} import lock"))), "it waits");
+        std::thread::spawn(move || lines.count()) // drain the rest
+    };
+    let drains = [waiting(&mut a), waiting(&mut b)];
+    drop(held);
     let outputs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    for d in drains {
+        d.join().unwrap();
+    }
     let mut said: Vec<String> = outputs
         .iter()
         .map(|o| {
@@ -524,7 +540,6 @@ fn two_installs_of_one_image_at_once_both_succeed_and_one_installs() {
         .collect();
     said.sort();
     assert_eq!(said, ["Image", "Installed"], "one installs, the other finds it installed");
-    let uuid = read_json(&m)["uuid"].as_str().unwrap().to_string();
     let dataset = format!("{root}/{uuid}");
     assert_eq!(zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &dataset]).trim(), format!("{dataset}@final"));
     assert!(!zfs_ok(&["list", &format!("{dataset}-partial")]));

@@ -3,9 +3,11 @@
 //! directories, running `buildy`, and describing file trees to compare.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -253,4 +255,97 @@ fn content_hash(bytes: &[u8]) -> String {
     // FNV-1a and the length: enough to tell contents apart in a test.
     let h = bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
     format!("{}:{h:016x}", bytes.len())
+}
+
+// ---- builds: the project's base image, a proto dir, running `buildy build` ----
+
+/// Makes and installs the base image under `<top>/images`; returns its uuid.
+pub fn base_image(t: &TestZfs) -> (String, String) {
+    let images = t.root("images");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/base-image/make.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args([&images, &path(&t.db()), &path(&t.out())])
+        .env("BUILDY", env!("CARGO_BIN_EXE_buildy"))
+        .output()
+        .unwrap();
+    assert_success(&out);
+    (images, String::from_utf8(out.stdout).unwrap().trim().to_string())
+}
+
+pub fn proto(t: &TestZfs) -> PathBuf {
+    let proto = t.dir.join("proto");
+    fs::create_dir_all(proto.join("opt/app/bin")).unwrap();
+    fs::write(proto.join("opt/app/bin/run"), "#!/bin/sh\necho service\n").unwrap();
+    fs::create_dir_all(proto.join("etc")).unwrap();
+    fs::write(proto.join("etc/app.conf"), "port=80\n").unwrap();
+    proto
+}
+
+/// `buildy build` arguments for a build in this test's space.
+pub fn build_args(t: &TestZfs, images: &str, base: &str, name: &str, extra: &[&str]) -> Vec<String> {
+    let manifest = format!(r#"{{"name": "{name}", "version": "master-20261123T120000Z-g1234567"}}"#);
+    let mut args: Vec<String> = ["build", "-i", base, "-d", &path(&proto(t)), "-m", &manifest, "--root", images]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--output-dir".into(), path(&t.out()), "--work-dir".into(), path(&t.work())]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+pub fn spawn_build(t: &TestZfs, args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_buildy"))
+        .args(args)
+        .arg("--db")
+        .arg(t.db())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+pub fn run_build(t: &TestZfs, args: &[String]) -> Output {
+    spawn_build(t, args).wait_with_output().unwrap()
+}
+
+/// Waits until `n` builds run a package install in their chroot (a process
+/// whose root is a zone analog under the work dir: slowpkg's 60 s install).
+pub fn wait_for_chroots(t: &TestZfs, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut roots: Vec<PathBuf> = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| fs::read_link(e.path().join("root")).ok())
+            .filter(|root| root.starts_with(t.work()))
+            .collect();
+        roots.sort();
+        roots.dedup();
+        if roots.len() >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the builds did not reach their package step");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The state a finished or undone build must leave: datasets and files as
+/// before, no mounts, no mountpoints, no journals.
+pub fn assert_nothing_left(t: &TestZfs, before: &(Vec<String>, Vec<String>)) {
+    assert_eq!(&(t.everything(), t.files()), before, "datasets, outputs or records left behind");
+    assert_eq!(imgcreate::host::mount::mounts_under(&t.work()), Vec::<PathBuf>::new(), "mounts left behind");
+    let work: Vec<_> = fs::read_dir(t.work()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let journals = t.work().join("buildy-builds");
+    let left: Vec<_> =
+        fs::read_dir(&journals).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(work.iter().all(|n| n == "buildy-builds") && left.is_empty(), "work dir: {work:?}, journals: {left:?}");
+}
+
+impl TestZfs {
+    pub fn work(&self) -> PathBuf {
+        let w = self.dir.join("work");
+        fs::create_dir_all(&w).unwrap();
+        w
+    }
 }

@@ -34,6 +34,13 @@ pub fn temp_path(target: &Path, pid: u32) -> PathBuf {
     dir.join(format!(".{name}.buildy-partial-{pid}"))
 }
 
+/// The pid in a [`temp_path`] name, if `path` is one.
+pub fn temp_owner(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let (_, pid) = name.strip_prefix('.')?.rsplit_once(".buildy-partial-")?;
+    pid.parse().ok()
+}
+
 /// A file being written beside its final path, removed unless persisted.
 pub struct TempFile {
     path: PathBuf,
@@ -102,6 +109,8 @@ mod tests {
         write_file(&target, b"new").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(temp_owner(&temp_path(&target, 42)), Some(42));
+        assert_eq!(temp_owner(&target), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,3 +20,12 @@ pub mod pipeline;
 pub mod stream;
 
 pub use imgmanifest;
+
+/// The message of a caught panic, for the error that reports it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use super::journal::{journal_dir, Journal};
 use super::owner::{Liveness, Owner, OWNER_PROPERTY};
 use super::undo::{Action, Report, Undoer};
+use crate::atomic;
+use crate::host::proc;
 use crate::host::zfs::{Zfs, ZfsError};
 
 /// Cleans up after dead runs in `work_dir`'s journals and dead owners'
@@ -25,6 +27,10 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
     for path in journals {
         journal(&mut undoer, &path);
     }
+    // A journal being rewritten when its owner was killed.
+    for partial in partial_journals(work_dir) {
+        undoer.remove_file(partial);
+    }
     // Marked datasets and snapshots whose owner died, journal or not.
     // Snapshots before their datasets, children before parents.
     let mut owned: Vec<(String, Owner)> = zfs
@@ -37,6 +43,19 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
         marked(&mut undoer, &name, &owner);
     }
     Ok(undoer.report)
+}
+
+/// Temporary journal files (`.<name>.json.buildy-partial-<pid>`) of
+/// processes that no longer exist.
+fn partial_journals(work_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(journal_dir(work_dir)) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| atomic::temp_owner(p).is_some_and(|pid| !proc::exists(pid)))
+        .collect();
+    found.sort();
+    found
 }
 
 /// Undoes what a dead run's journal names.

@@ -16,6 +16,7 @@
 //! the caller's journal first, so no failure and no SIGKILL leaves anything
 //! that `buildy cleanup` cannot remove.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use imgmanifest::{js, Mode, Options};
@@ -150,6 +151,8 @@ pub enum CreateError {
         #[source]
         source: std::io::Error,
     },
+    #[error("creating the image panicked: {0}")]
+    Panicked(String),
     #[error("{error}; cleaning up also failed: {cleanup}")]
     Cleanup { error: Box<CreateError>, cleanup: ZfsError },
 }
@@ -228,13 +231,15 @@ pub fn create(
     // ZFS work from here on: the snapshot is destroyed whatever happens.
     let snapshot = format!("{ds}@buildy-{}", manifest.uuid);
     let snapshot_resource = Resource::Snapshot { name: snapshot.clone() };
-    record(journal, snapshot_resource.clone())?;
+    record(zfs.exec(), journal, snapshot_resource.clone())?;
     log(&format!("Snapshotting to \"{snapshot}\""));
     let mark = journal.owner.to_property();
-    let result = zfs
-        .snapshot(&snapshot, &[(OWNER_PROPERTY, &mark)])
-        .map_err(CreateError::from)
-        .and_then(|()| stage(zfs, journal, opts, origin.as_ref(), manifest, &prefix, &snapshot, log, progress));
+    // A panic is an error like any other: the snapshot must go.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        zfs.snapshot(&snapshot, &[(OWNER_PROPERTY, &mark)])?;
+        stage(zfs, journal, opts, origin.as_ref(), manifest, &prefix, &snapshot, log, progress)
+    }))
+    .unwrap_or_else(|panic| Err(CreateError::Panicked(crate::panic_message(panic.as_ref()))));
     let undo = zfs.for_undo();
     let cleanup = match undo.get_if_exists(&snapshot, OWNER_PROPERTY) {
         Ok(Some(_)) => undo.destroy(&snapshot, false),
@@ -252,8 +257,11 @@ pub fn create(
     }
 }
 
-fn record(journal: &mut Journal, resource: Resource) -> Result<(), CreateError> {
-    journal.record(resource).map_err(|source| CreateError::Journal { path: journal.path().to_path_buf(), source })
+/// Records `resource` in the journal (a checkpoint for the tests' kills).
+fn record(exec: &Exec, journal: &mut Journal, resource: Resource) -> Result<(), CreateError> {
+    journal.record(resource).map_err(|source| CreateError::Journal { path: journal.path().to_path_buf(), source })?;
+    exec.checkpoint();
+    Ok(())
 }
 
 /// The origin image, from the dataset's `origin` property
@@ -437,7 +445,7 @@ fn stage(
     let pid = journal.owner.pid;
     let files = targets.iter().map(|t| OutputFile { target: t.clone(), temp: atomic::temp_path(t, pid), id: None });
     let outputs = Resource::Outputs { files: files.collect() };
-    record(journal, outputs.clone())?;
+    record(zfs.exec(), journal, outputs.clone())?;
     let result = write_outputs(zfs, opts, origin, manifest, &targets, snapshot, log, progress);
     match result {
         Ok((temps, file, manifest)) => Ok(Staged { manifest, manifest_path, file, temps, outputs }),
@@ -463,6 +471,7 @@ fn write_outputs(
     let temp = |path: &Path| TempFile::create(path).map_err(|source| CreateError::Output { path: path.into(), source });
     let file_path = &targets[0];
     let file_temp = temp(file_path)?;
+    zfs.exec().checkpoint();
     log(&format!("Sending image file to \"{}\"", file_path.display()));
     let from = if opts.incremental { origin.map(|o| o.final_snapshot.as_str()) } else { None };
     let stream = zfs.send(snapshot, from)?;
@@ -521,6 +530,7 @@ impl Staged {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(output_error(&self.manifest_path)(e)),
             _ => {}
         }
+        exec.checkpoint();
         let mut placed = Vec::new();
         for temp in self.temps {
             let target = temp.target().to_path_buf();

@@ -13,6 +13,7 @@
 //! `-partial` dataset is destroyed and no record is written.
 
 use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use imgmanifest::{Manifest, Mode, Options};
@@ -97,6 +98,8 @@ pub enum InstallError {
         #[source]
         source: io::Error,
     },
+    #[error("installing the image panicked: {0}")]
+    Panicked(String),
     #[error("{error}; cleaning up also failed: {cleanup}")]
     Cleanup { error: Box<InstallError>, cleanup: String },
 }
@@ -192,7 +195,12 @@ pub fn install(
         .record(received.clone())
         .map_err(|source| InstallError::Journal { path: journal.path().to_path_buf(), source })?;
     log(&format!("Receiving into {partial}"));
-    match receive_and_record(zfs, db, journal, &manifest, file, root, &partial, &dataset) {
+    // A panic is an error like any other: what was received must go.
+    let received_and_recorded = catch_unwind(AssertUnwindSafe(|| {
+        receive_and_record(zfs, db, journal, &manifest, file, root, &partial, &dataset)
+    }))
+    .unwrap_or_else(|panic| Err(InstallError::Panicked(crate::panic_message(panic.as_ref()))));
+    match received_and_recorded {
         Ok(record) => {
             let _ = journal.forget(&received);
             Ok(Installed::Installed { dataset, record })

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{Journal, Resource};
 use super::owner::{Owner, OWNER_PROPERTY};
-use crate::atomic::FileId;
+use crate::atomic::{self, FileId};
 use crate::host::lock::FileLock;
 use crate::host::zfs::{Zfs, ZfsError};
 use crate::host::{mount, proc};
@@ -189,6 +189,11 @@ impl<'a> Undoer<'a> {
                 }
             }
         };
+        // A record being written when the owner was killed.
+        let partial_record = atomic::temp_path(record, owner.pid);
+        if partial_record.exists() {
+            self.remove_file(partial_record);
+        }
         let zfs = self.zfs;
         // The partial dataset is ours: its name is taken under the lock.
         if matches!(zfs.exists(partial), Ok(true)) {

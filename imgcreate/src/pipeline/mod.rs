@@ -239,7 +239,7 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
     ));
     // A panic in a step is an error like any other: the undo must run.
     let result = catch_unwind(AssertUnwindSafe(|| run_steps(&mut build)))
-        .unwrap_or_else(|panic| Err(BuildError::Panicked(panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(BuildError::Panicked(crate::panic_message(panic.as_ref()))));
     match result {
         Ok(built) => Ok(built),
         Err(error) => {
@@ -260,14 +260,6 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
 
 fn js_text(m: &Map<String, Value>, key: &str) -> String {
     imgmanifest::js::text(m.get(key))
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// The steps, then the outputs put in place: the image is complete, and

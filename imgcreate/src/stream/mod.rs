@@ -6,8 +6,9 @@
 //! An image file must hold exactly one non-compound stream, complete, with
 //! nothing after its END record.
 //!
-//! Format facts: `shared/reference/zfs-send-stream.md` (OpenZFS
-//! `include/sys/zfs_ioctl.h`).
+//! Format facts: OpenZFS `include/sys/zfs_ioctl.h` (`dmu_replay_record_t`)
+//! and `module/zfs/dmu_send.c`; the fixtures in `fixtures/streams/` with
+//! their `zstream dump -v` output show each record type.
 
 mod fletcher;
 
