@@ -1,5 +1,5 @@
 //! The stream reader against real streams (OpenZFS 2.1 and zfs-fuse) and
-//! their `zstream dump -v` output in `shared/fixtures/streams`.
+//! their `zstream dump -v` output in `fixtures/streams`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ mod common;
 use imgcreate::stream::{StreamError, StreamReader};
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/streams")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/streams")
 }
 
 const STREAMS: &[&str] = &["fuse_full", "fuse_incr", "m_full", "m_full_c", "m_incr", "m_incr_e"];

@@ -29,7 +29,7 @@ const ROUNDS: usize = 5;
 const TRIALS: usize = 7;
 
 fn main() {
-    // Real-world shaped: the valid bases and the shared fixture manifests
+    // Real-world shaped: the valid bases and the real manifests
     // (v1 ones upgraded), repeated to a few thousand.
     let valid: Vec<_> = cases::bases().iter().map(|m| imgmanifest::upgrade(m).unwrap()).cycle().take(4000).collect();
     let adversarial = cases::all_cases(3000);
