@@ -12,7 +12,7 @@
 //!
 //!     cargo bench -p imgmanifest --bench validate_vs_node
 
-#[path = "../tests/common/cases.rs"]
+#[path = "../tests/integration/util/cases.rs"]
 mod cases;
 
 use std::io::Write;

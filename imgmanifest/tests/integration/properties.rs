@@ -1,8 +1,6 @@
 //! Property tests for the validator, the upgrade and the typed model.
 
-mod common;
-
-use common::cases::{bases, UUID};
+use crate::util::cases::{bases, UUID};
 use imgmanifest::{js, upgrade, validate, Code, Json, Manifest, Mode, Options};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

@@ -3,8 +3,6 @@
 //! zvol-only fields, requirements sub-fields, files entries and channels,
 //! plus seeded random combinations. Deterministic: same list every run.
 
-#![allow(dead_code)]
-
 use serde_json::{json, Map, Value};
 
 pub const UUID: &str = "f3078f0c-a53b-4140-b7af-fbb6308a8e35";

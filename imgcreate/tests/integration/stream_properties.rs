@@ -2,8 +2,7 @@
 //! panic), valid streams are accepted however they are cut up, and any
 //! change to a valid stream is noticed.
 
-mod common;
-
+use crate::util;
 use imgcreate::stream::StreamReader;
 use proptest::prelude::*;
 
@@ -27,7 +26,7 @@ proptest! {
     /// type's parsing; still an answer, never a panic or a huge allocation.
     #[test]
     fn arbitrary_records_after_a_valid_begin(tail in prop::collection::vec(any::<u8>(), 0..6000), types in prop::collection::vec(0u32..12, 1..8)) {
-        let stream = common::synthetic_stream(0, 1, 0, false);
+        let stream = util::synthetic_stream(0, 1, 0, false);
         let mut bytes = stream[..312].to_vec();
         for (i, t) in types.iter().enumerate() {
             let mut rec = [0u8; 312];
@@ -42,7 +41,7 @@ proptest! {
 
     #[test]
     fn valid_streams_pass_in_any_pieces(size in 0usize..300_000, guid in 1u64.., from in any::<u64>(), sums in any::<bool>(), cut in 1usize..5000) {
-        let stream = common::synthetic_stream(size, guid, from, sums);
+        let stream = util::synthetic_stream(size, guid, from, sums);
         let pieces: Vec<&[u8]> = stream.chunks(cut).collect();
         let info = check(&pieces).unwrap();
         prop_assert_eq!(info.toguid, guid);
@@ -53,7 +52,7 @@ proptest! {
 
     #[test]
     fn any_change_is_noticed(size in 0usize..100_000, sums in any::<bool>(), at in any::<prop::sample::Index>(), xor in 1u8..) {
-        let mut stream = common::synthetic_stream(size, 77, 0, sums);
+        let mut stream = util::synthetic_stream(size, 77, 0, sums);
         let i = at.index(stream.len());
         stream[i] ^= xor;
         prop_assert!(check(&[&stream]).is_err(), "byte {} ^ {:#x} went unnoticed", i, xor);

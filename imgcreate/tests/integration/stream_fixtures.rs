@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-mod common;
-
+use crate::util;
 use imgcreate::stream::{StreamError, StreamReader};
 
 fn fixtures_dir() -> PathBuf {
@@ -169,7 +168,7 @@ fn compound_streams_are_refused() {
 fn big_endian_streams_are_read_and_checked() {
     use imgcreate::stream::ByteOrder;
     for sums in [false, true] {
-        let stream = common::synthetic_stream_in_order(500_000, 0x0102_0304_0506_0708, 99, sums, true);
+        let stream = util::synthetic_stream_in_order(500_000, 0x0102_0304_0506_0708, 99, sums, true);
         let info = parse(&stream).unwrap();
         assert_eq!(info.byte_order, ByteOrder::BigEndian);
         assert_eq!((info.toguid, info.fromguid), (0x0102_0304_0506_0708, 99));

@@ -8,14 +8,12 @@
 //! Needs `node` and `npm` (on every machine here); installs the pinned peer
 //! into `tests/node-peer` on first use. Run with `--nocapture` for counts.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::cases;
+use crate::util::cases;
 use imgmanifest::{js, upgrade, validate, Code, FieldError, Json, Mode, Options};
 use serde_json::{json, Value};
 
