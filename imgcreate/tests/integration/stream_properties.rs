@@ -3,10 +3,10 @@
 //! change to a valid stream is noticed.
 
 use crate::util;
-use imgcreate::stream::StreamReader;
+use imgcreate::stream::{StreamError, StreamReader};
 use proptest::prelude::*;
 
-fn check(pieces: &[&[u8]]) -> Result<imgcreate::stream::StreamInfo, imgcreate::stream::StreamError> {
+fn check(pieces: &[&[u8]]) -> Result<imgcreate::stream::StreamInfo, StreamError> {
     let mut r = StreamReader::new();
     for p in pieces {
         r.update(p)?;
@@ -17,15 +17,27 @@ fn check(pieces: &[&[u8]]) -> Result<imgcreate::stream::StreamInfo, imgcreate::s
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    /// Any bytes get an answer, never a panic: an error (random bytes hold no
+    /// BEGIN magic, let alone an END checksum), at an offset inside the
+    /// input, the same however the input is cut up; `Empty` exactly when
+    /// there are no bytes.
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4000)) {
-        let _ = check(&[&bytes]);
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..4000), cut in 1usize..500) {
+        let whole = check(&[&bytes]);
+        let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+        prop_assert_eq!(&check(&pieces), &whole);
+        let err = whole.unwrap_err();
+        prop_assert!(err.offset().is_none_or(|at| at <= bytes.len() as u64), "{:?}", err);
+        prop_assert_eq!(err == StreamError::Empty, bytes.is_empty());
     }
 
     /// Arbitrary bytes behind a valid BEGIN record exercise every record
     /// type's parsing; still an answer, never a panic or a huge allocation.
+    /// The answer is an error (no random END record carries the stream's
+    /// checksum) about a record after the valid BEGIN, inside the input, and
+    /// the same however the input is cut up.
     #[test]
-    fn arbitrary_records_after_a_valid_begin(tail in prop::collection::vec(any::<u8>(), 0..6000), types in prop::collection::vec(0u32..12, 1..8)) {
+    fn arbitrary_records_after_a_valid_begin(tail in prop::collection::vec(any::<u8>(), 0..6000), types in prop::collection::vec(0u32..12, 1..8), cut in 1usize..500) {
         let stream = util::synthetic_stream(0, 1, 0, false);
         let mut bytes = stream[..312].to_vec();
         for (i, t) in types.iter().enumerate() {
@@ -36,7 +48,12 @@ proptest! {
             bytes.extend_from_slice(&rec);
         }
         bytes.extend_from_slice(&tail);
-        let _ = check(&[&bytes]);
+        let whole = check(&[&bytes]);
+        let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+        prop_assert_eq!(&check(&pieces), &whole);
+        let err = whole.unwrap_err();
+        let at = err.offset().unwrap();
+        prop_assert!((312..=bytes.len() as u64).contains(&at), "{:?}", err);
     }
 
     #[test]
