@@ -8,12 +8,12 @@ seconds=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 corpus="$here/corpus/$target"
 mkdir -p "$corpus"
-# Seed the corpus from the shared fixtures when it is empty.
-shared="$here/../../shared/fixtures"
+# Seed an empty corpus from the repository's fixtures.
+fixtures="$here/../fixtures"
 if [ -z "$(ls -A "$corpus")" ]; then
     case "$target" in
-        manifest_validate) cp "$shared"/manifests/* "$corpus"/ ;;
-        stream_reader) cp "$shared"/streams/*.zstream "$corpus"/ ;;
+        manifest_validate) cp "$fixtures"/manifests/real/* "$fixtures"/manifests/*.* "$corpus"/ ;;
+        stream_reader) cp "$fixtures"/streams/*.zstream "$corpus"/ ;;
     esac
 fi
 cd "$here/.."

@@ -12,9 +12,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 
-# The real decompressors the packaging tests check files with.
+# The real decompressors the packaging tests check files with, and shellcheck.
 missing=()
-for pkg in gzip bzip2 xz-utils; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+for pkg in gzip bzip2 xz-utils shellcheck; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -25,6 +25,11 @@ if [ ! -f tests/node-peer/node_modules/imgmanifest/package.json ]; then
     log "installing the Node imgmanifest peer (tests/node-peer)"
     (cd tests/node-peer && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Every shell script, with the settings in .shellcheckrc (sourced files are
+# followed).
+log "shellcheck"
+shellcheck scripts/*.sh scripts/lib/*.sh bench/*.sh fuzz/run.sh fixtures/base-image/make.sh .ci/run
 
 # A real ZFS for the integration tests: zfs-fuse (installed and started if
 # needed) and a file-backed pool for this run, destroyed at exit.

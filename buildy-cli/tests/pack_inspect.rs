@@ -10,7 +10,7 @@ fn buildy() -> Command {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/streams").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/streams").join(name)
 }
 
 struct TempDir(PathBuf);

@@ -1,7 +1,7 @@
 //! Profiling aid: validates manifests in a loop (`--invalid` for the
 //! differential set; `--value` to validate the serde_json Values instead of
 //! the compact Json), for callgrind or `perf record`.
-#[path = "../tests/common/cases.rs"]
+#[path = "../tests/integration/util/cases.rs"]
 mod cases;
 use imgmanifest::{validate, Json, Mode, Options};
 use std::time::Instant;

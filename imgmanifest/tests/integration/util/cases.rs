@@ -3,15 +3,14 @@
 //! zvol-only fields, requirements sub-fields, files entries and channels,
 //! plus seeded random combinations. Deterministic: same list every run.
 
-#![allow(dead_code)]
-
 use serde_json::{json, Map, Value};
 
 pub const UUID: &str = "f3078f0c-a53b-4140-b7af-fbb6308a8e35";
 pub const OWNER: &str = "352971aa-31ba-496c-9ade-a379feaecd52";
 
 /// Valid starting points: a full DC manifest, a minimal one, a zvol, an
-/// lxd image with two files, a v1 dsmanifest, and the shared fixtures.
+/// lxd image with two files, a v1 dsmanifest, and the real manifests in
+/// `fixtures/manifests/real`.
 pub fn bases() -> Vec<Value> {
     let full = json!({
         "v": 2, "uuid": UUID, "owner": OWNER, "name": "base-64", "version": "18.4.0",
@@ -57,9 +56,9 @@ pub fn bases() -> Vec<Value> {
     out
 }
 
-/// The real manifests in `shared/fixtures/manifests`, by file name.
+/// The real manifests in `fixtures/manifests/real`, by file name.
 pub fn fixture_manifests() -> Vec<(String, Value)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/manifests");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/manifests/real");
     let mut out = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))

@@ -1,8 +1,7 @@
 //! Property tests for the validator, the upgrade and the typed model.
 
-mod common;
-
-use common::cases::{bases, UUID};
+use crate::util::cases::{bases, UUID};
+use imgmanifest::validate::FIELDS;
 use imgmanifest::{js, upgrade, validate, Code, Json, Manifest, Mode, Options};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -28,7 +27,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(imgmanifest::validate::FIELDS.to_vec()).prop_map(String::from),
+        prop::sample::select(FIELDS.to_vec()).prop_map(String::from),
         prop::sample::select(vec![
             "networks",
             "brand",
@@ -85,15 +84,30 @@ proptest! {
         prop_assert!(a.iter().all(|e| !e.field.is_empty() || v.as_object().is_some_and(|m| m.contains_key(""))));
     }
 
-    /// Arbitrary fields dropped into a valid manifest: validation and
-    /// upgrade still answer.
+    /// Arbitrary fields dropped into a valid manifest: the compact form gets
+    /// the same errors; each key that is no field gets exactly one `Invalid`
+    /// without a message. A manifest still at `"v": 2` upgrades to itself,
+    /// and whatever upgrade gives upgrades to itself.
     #[test]
     fn mutated_manifests_get_an_answer(fields in prop::collection::vec((field_name(), arb_json()), 1..5), opts in modes()) {
         let mut m = minimal_base();
         for (k, v) in fields { m.insert(k, v); }
-        let v = Value::Object(m);
-        let _ = validate(&v, &opts);
-        let _ = upgrade(&v);
+        let v = Value::Object(m.clone());
+        let errs = validate(&v, &opts);
+        prop_assert_eq!(&errs, &validate(&Json::from(&v), &opts));
+        // Bare: `requirements`' own unknown keys are named as they are, but
+        // with a message.
+        for key in m.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+            let bare = errs.iter().filter(|e| e.field == key.as_str() && e.message.is_none()).collect::<Vec<_>>();
+            prop_assert_eq!(bare.len(), 1, "{}: {:?}", key, errs);
+            prop_assert_eq!(bare[0].code, Code::Invalid);
+        }
+        if m["v"] == json!(2) {
+            prop_assert_eq!(upgrade(&v), Ok(v.clone()));
+        }
+        if let Ok(up) = upgrade(&v) {
+            prop_assert_eq!(upgrade(&up), Ok(up.clone()));
+        }
     }
 
     /// Names: exactly the characters of Node's NAME_RE, up to 1024 long.

@@ -1,7 +1,5 @@
 //! Test support: valid send streams of any size, built record by record.
 
-#![allow(dead_code)]
-
 use imgcreate::stream::{Fletcher4, RECORD_SIZE};
 
 /// A valid little-endian substream: BEGIN, WRITE records carrying

@@ -5,17 +5,17 @@
 //! Where Node throws instead of answering, buildy must report the manifest
 //! invalid (the crate README lists these deliberate differences).
 //!
-//! Needs `node` and `npm` (on every machine here); installs the pinned peer
-//! into `tests/node-peer` on first use. Run with `--nocapture` for counts.
-
-mod common;
+//! Needs `node` and the pinned peer in `tests/node-peer`, which
+//! `scripts/test.sh` installs (the test itself makes no network calls):
+//! `(cd tests/node-peer && npm ci --no-audit --no-fund)`. Run with
+//! `--nocapture` for counts.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::cases;
+use crate::util::cases;
 use imgmanifest::{js, upgrade, validate, Code, FieldError, Json, Mode, Options};
 use serde_json::{json, Value};
 
@@ -38,17 +38,16 @@ pub fn node_peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node-peer")
 }
 
-/// Installs the pinned Node peer if it is not there yet.
+/// The pinned Node peer's folder; fails, naming the install command, if the
+/// peer is not installed.
 pub fn ensure_node_peer() -> PathBuf {
     let dir = node_peer_dir();
-    if !dir.join("node_modules/imgmanifest/package.json").exists() {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm is needed for the differential test (Node 20 and npm are on every machine)");
-        assert!(out.status.success(), "npm ci in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-    }
+    assert!(
+        dir.join("node_modules/imgmanifest/package.json").exists(),
+        "the Node peer is not installed in {}: run `(cd tests/node-peer && npm ci --no-audit --no-fund)` \
+         or `bash scripts/test.sh`",
+        dir.display()
+    );
     dir
 }
 

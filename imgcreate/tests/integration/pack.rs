@@ -1,12 +1,11 @@
 //! Packaging: files the real decompressors accept, exact size and sha1,
 //! and nothing left behind on failure.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::util;
 use imgcreate::pack::{pack, PackError, PackOptions};
 use imgcreate::stream::StreamError;
 use imgmanifest::Compression;
@@ -62,7 +61,7 @@ fn sha1sum(path: &Path) -> String {
 #[test]
 fn every_compression_round_trips_through_the_real_tools() {
     let dir = TempDir::new("roundtrip");
-    let stream = common::synthetic_stream(6 << 20, 0xfeed_beef_0000_0001, 0, true);
+    let stream = util::synthetic_stream(6 << 20, 0xfeed_beef_0000_0001, 0, true);
     for (compression, tool) in [
         (Compression::None, None),
         (Compression::Gzip, Some("gzip")),
@@ -96,7 +95,7 @@ fn every_compression_round_trips_through_the_real_tools() {
 #[test]
 fn gzip_files_are_read_by_nodes_zlib() {
     let dir = TempDir::new("node");
-    let stream = common::synthetic_stream(3 << 20, 7, 0, false);
+    let stream = util::synthetic_stream(3 << 20, 7, 0, false);
     let out = dir.0.join("image.zfs.gz");
     pack(&stream[..], &out, &PackOptions::new(Compression::Gzip), |_| {}).unwrap();
     let script = "const z=require('zlib'),fs=require('fs');\
@@ -111,7 +110,7 @@ fn gzip_files_are_read_by_nodes_zlib() {
 #[test]
 fn levels_and_threads_are_honoured() {
     let dir = TempDir::new("levels");
-    let stream = common::synthetic_stream(4 << 20, 9, 0, false);
+    let stream = util::synthetic_stream(4 << 20, 9, 0, false);
     let mut sizes = Vec::new();
     for level in [1, 9] {
         let out = dir.0.join(format!("l{level}.gz"));
@@ -130,7 +129,7 @@ fn levels_and_threads_are_honoured() {
 #[test]
 fn invalid_input_fails_and_leaves_no_file() {
     let dir = TempDir::new("invalid");
-    let stream = common::synthetic_stream(3 << 20, 11, 0, false);
+    let stream = util::synthetic_stream(3 << 20, 11, 0, false);
     let out = dir.0.join("image.zfs.gz");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("not a stream", b"hello, this is not a zfs send stream at all".repeat(100)),
@@ -151,7 +150,7 @@ fn a_producer_killed_mid_stream_fails_the_packaging() {
     // of a valid stream: exactly what a killed `zfs send` looks like from
     // the reading end of its pipe.
     let dir = TempDir::new("killed");
-    let stream = common::synthetic_stream(2 << 20, 12, 0, false);
+    let stream = util::synthetic_stream(2 << 20, 12, 0, false);
     let src = dir.0.join("stream.src");
     std::fs::write(&src, &stream).unwrap();
     let script = format!("head -c 1000000 {}; kill -9 $$", src.display());
@@ -172,7 +171,7 @@ fn an_existing_output_is_replaced_only_on_success() {
     let bad = b"garbage".repeat(1000);
     assert!(pack(&bad[..], &out, &PackOptions::new(Compression::None), |_| {}).is_err());
     assert_eq!(std::fs::read(&out).unwrap(), b"previous image");
-    let stream = common::synthetic_stream(1 << 20, 13, 0, false);
+    let stream = util::synthetic_stream(1 << 20, 13, 0, false);
     pack(&stream[..], &out, &PackOptions::new(Compression::None), |_| {}).unwrap();
     assert!(std::fs::read(&out).unwrap() == stream);
     assert_eq!(dir.entries(), vec!["image.zfs"]);
@@ -199,7 +198,7 @@ impl std::io::Read for FailingReader {
 #[test]
 fn a_read_error_fails_the_packaging_and_names_it() {
     let dir = TempDir::new("readerr");
-    let stream = common::synthetic_stream(2 << 20, 14, 0, false);
+    let stream = util::synthetic_stream(2 << 20, 14, 0, false);
     let input = FailingReader { data: stream[..stream.len() / 2].to_vec(), at: 0 };
     let out = dir.0.join("image.zfs.bz2");
     let err = pack(input, &out, &PackOptions::new(Compression::Bzip2), |_| {}).unwrap_err();

@@ -1,15 +1,14 @@
 //! The stream reader against real streams (OpenZFS 2.1 and zfs-fuse) and
-//! their `zstream dump -v` output in `shared/fixtures/streams`.
+//! their `zstream dump -v` output in `fixtures/streams`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-mod common;
-
+use crate::util;
 use imgcreate::stream::{StreamError, StreamReader};
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/streams")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/streams")
 }
 
 const STREAMS: &[&str] = &["fuse_full", "fuse_incr", "m_full", "m_full_c", "m_incr", "m_incr_e"];
@@ -169,7 +168,7 @@ fn compound_streams_are_refused() {
 fn big_endian_streams_are_read_and_checked() {
     use imgcreate::stream::ByteOrder;
     for sums in [false, true] {
-        let stream = common::synthetic_stream_in_order(500_000, 0x0102_0304_0506_0708, 99, sums, true);
+        let stream = util::synthetic_stream_in_order(500_000, 0x0102_0304_0506_0708, 99, sums, true);
         let info = parse(&stream).unwrap();
         assert_eq!(info.byte_order, ByteOrder::BigEndian);
         assert_eq!((info.toguid, info.fromguid), (0x0102_0304_0506_0708, 99));
