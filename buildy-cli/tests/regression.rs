@@ -38,16 +38,21 @@ fn journals(work: &Path) -> Vec<PathBuf> {
     fs::read_dir(work.join("buildy-builds")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
 }
 
-/// Runs buildy with `BUILDY_FAULT=kill-at=N`; whether it was killed there
-/// (else it ran to the end and succeeded).
-fn killed_at(t: &TestZfs, args: &[String], n: u32) -> bool {
-    let out = Command::new(env!("CARGO_BIN_EXE_buildy"))
+/// `buildy ARGS --db <db>` with the test-only fault `BUILDY_FAULT=fault`.
+fn buildy_with_fault(t: &TestZfs, args: &[String], fault: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_buildy"))
         .args(args)
         .arg("--db")
         .arg(t.db())
-        .env("BUILDY_FAULT", format!("kill-at={n}"))
+        .env("BUILDY_FAULT", fault)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs buildy with `BUILDY_FAULT=kill-at=N`; whether it was killed there
+/// (else it ran to the end and succeeded).
+fn killed_at(t: &TestZfs, args: &[String], n: u32) -> bool {
+    let out = buildy_with_fault(t, args, &format!("kill-at={n}"));
     match out.status.signal() {
         Some(9) => true,
         _ => {
@@ -190,13 +195,7 @@ fn a_panic_in_any_build_step_is_undone() {
     let before = (t.everything(), t.files());
     let args = build_args(&t, &images, &base, "panics", &["-p", "hello", "-a", "-M"]);
     for step in ["clone", "copy", "mount", "packages", "clean", "motd", "unmount", "create", "destroy"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_buildy"))
-            .args(&args)
-            .arg("--db")
-            .arg(t.db())
-            .env("BUILDY_FAULT", format!("panic-in={step}"))
-            .output()
-            .unwrap();
+        let out = buildy_with_fault(&t, &args, &format!("panic-in={step}"));
         assert_fails(&out, 1, &format!("a build step panicked: injected by BUILDY_FAULT in step {step}"));
         assert_nothing_left(&t, &before);
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{journal_dir, Journal};
 use super::owner::{Liveness, Owner, OWNER_PROPERTY};
-use super::undo::{Action, Report, Undoer};
+use super::undo::{Action, Report, Skipped, Undoer};
 use crate::atomic;
 use crate::host::proc;
 use crate::host::zfs::{Zfs, ZfsError};
@@ -45,6 +45,11 @@ pub fn cleanup(zfs: &Zfs, work_dir: &Path, root: Option<&str>, dry_run: bool) ->
     Ok(undoer.report)
 }
 
+fn running(what: &str, owner: &Owner) -> Skipped {
+    let (purpose, pid, host) = (owner.purpose.clone(), owner.pid, owner.host.clone());
+    Skipped::Running { what: what.to_string(), purpose, pid, host }
+}
+
 /// Temporary journal files (`.<name>.json.buildy-partial-<pid>`) of
 /// processes that no longer exist.
 fn partial_journals(work_dir: &Path) -> Vec<PathBuf> {
@@ -61,13 +66,12 @@ fn partial_journals(work_dir: &Path) -> Vec<PathBuf> {
 /// Undoes what a dead run's journal names.
 fn journal(undoer: &mut Undoer, path: &Path) {
     let Ok(mut journal) = Journal::read(path) else {
-        undoer.report.skipped.push(format!("{}: not a buildy journal", path.display()));
+        undoer.report.skipped.push(Skipped::NotAJournal(path.to_path_buf()));
         return;
     };
     let owner = &journal.owner;
     if owner.liveness(undoer.zfs.exec()) != Liveness::Dead {
-        let (name, pid, host) = (&journal.name, owner.pid, &owner.host);
-        undoer.report.skipped.push(format!("{name} (pid {pid} on {host}) is running"));
+        undoer.report.skipped.push(running(&journal.name, owner));
         return;
     }
     undoer.journal(&mut journal, false);
@@ -88,12 +92,11 @@ fn marked(undoer: &mut Undoer, name: &str, owner: &Owner) {
     }
     match owner.liveness(undoer.zfs.exec()) {
         Liveness::Alive => {
-            let (purpose, pid) = (&owner.purpose, owner.pid);
-            undoer.report.skipped.push(format!("{name}: its {purpose} (pid {pid}) is running"));
+            undoer.report.skipped.push(running(name, owner));
             return;
         }
         Liveness::OtherHost => {
-            undoer.report.skipped.push(format!("{name}: made on {}", owner.host));
+            undoer.report.skipped.push(Skipped::OtherHost { what: name.to_string(), host: owner.host.clone() });
             return;
         }
         Liveness::Dead => {}

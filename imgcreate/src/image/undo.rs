@@ -60,12 +60,38 @@ impl fmt::Display for Leftovers {
     }
 }
 
+/// Something left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// Its owner still runs.
+    Running { what: String, purpose: String, pid: u32, host: String },
+    /// Made on another host (a pool shared between hosts).
+    OtherHost { what: String, host: String },
+    /// An install of the image holds its import lock.
+    Locked { what: String, lock: PathBuf },
+    /// A file in the journal directory that is not a journal.
+    NotAJournal(PathBuf),
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skipped::Running { what, purpose, pid, host } => {
+                write!(f, "{what}: its {purpose} (pid {pid} on {host}) is running")
+            }
+            Skipped::OtherHost { what, host } => write!(f, "{what}: made on {host}"),
+            Skipped::Locked { what, lock } => write!(f, "{what}: an install of that image holds {}", lock.display()),
+            Skipped::NotAJournal(path) => write!(f, "{}: not a buildy journal", path.display()),
+        }
+    }
+}
+
 /// What an undo did.
 #[derive(Debug, Default)]
 pub struct Report {
     pub actions: Vec<Action>,
     /// Things left alone, and why (a live run, another host, not ours).
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     pub failures: Vec<Leftover>,
 }
 
@@ -179,7 +205,8 @@ impl<'a> Undoer<'a> {
             match FileLock::try_acquire(lock.to_path_buf()) {
                 Ok(Some(held)) => Some(held),
                 Ok(None) => {
-                    self.report.skipped.push(format!("{partial}: an install of that image holds {}", lock.display()));
+                    let (what, lock) = (partial.to_string(), lock.to_path_buf());
+                    self.report.skipped.push(Skipped::Locked { what, lock });
                     return;
                 }
                 Err(e) => {
