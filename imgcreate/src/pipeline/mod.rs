@@ -309,8 +309,7 @@ fn run_step(build: &mut Build, step: &dyn Step) -> Result<(), BuildError> {
         Some(last) if last.step == name => last.seconds += seconds,
         _ => build.steps.push(StepTime { step: name, seconds }),
     }
-    let total = build.steps.last().map_or(seconds, |s| s.seconds);
-    build.log(&format!("step {name}: {total:.3} s"));
+    build.log(&format!("step {}: {seconds:.3} s", step.name()));
     Ok(())
 }
 
