@@ -5,6 +5,7 @@
 
 mod cmd;
 mod output;
+mod progress;
 mod signals;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,6 +28,12 @@ enum Command {
     Cleanup(cmd::cleanup::Args),
     Create(cmd::create::Args),
     Install(cmd::install::Args),
+    Import(cmd::import::Args),
+    Publish(cmd::publish::Args),
+    Sources(cmd::sources::Args),
+    List(cmd::list::ListArgs),
+    Get(cmd::list::GetArgs),
+    Delete(cmd::list::DeleteArgs),
     Pack(cmd::pack::Args),
     Inspect(cmd::inspect::Args),
 }
@@ -61,6 +68,12 @@ fn main() -> ExitCode {
         Command::Cleanup(args) => cmd::cleanup::run(&exec, args),
         Command::Create(args) => cmd::create::run(&exec, args),
         Command::Install(args) => cmd::install::run(&exec, args),
+        Command::Import(args) => cmd::import::run(&exec, args),
+        Command::Publish(args) => cmd::publish::run(&exec, args),
+        Command::Sources(args) => cmd::sources::run(&exec, args),
+        Command::List(args) => cmd::list::list(&exec, args),
+        Command::Get(args) => cmd::list::get(&exec, args),
+        Command::Delete(args) => cmd::list::delete(&exec, args),
         Command::Pack(args) => cmd::pack::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
     }))

@@ -88,7 +88,8 @@ fn failed_builds_leave_nothing_and_say_why() {
     check(build_args(&t, &images, &base, "x", &["-p", "hello,nosuchpkg"]), 1, "no pkg found for 'nosuchpkg'");
     check(build_args(&t, &images, &base, "x", &["-p", "hello;rm"]), 2, "invalid packages \"hello;rm\"");
     let other_uuid = "4c0c5b36-0f46-4a2c-a4bb-3a5a3f0b1d3e";
-    check(build_args(&t, &images, other_uuid, "x", &[]), 2, "is not installed under");
+    // Not installed, and the import finds it nowhere (nothing listens there).
+    check(build_args(&t, &images, other_uuid, "x", &["--source", "http://127.0.0.1:9"]), 2, "is not installed under");
     check(build_args(&t, &images, &base, "x", &["--chroot-mount", "relative"]), 2, "--chroot-mount \"relative\"");
     let mut no_root = build_args(&t, &images, &base, "x", &[]);
     let at = no_root.iter().position(|a| a == "--root").unwrap();

@@ -17,6 +17,7 @@ pub mod image;
 pub mod inspect;
 pub mod pack;
 pub mod pipeline;
+pub mod source;
 pub mod stream;
 
 pub use imgmanifest;

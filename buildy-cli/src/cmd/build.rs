@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use imgcreate::host::exec::Exec;
 use imgcreate::image::model::FileCompression;
 use imgcreate::pipeline::{build, valid_packages, BuildOptions, ChrootMount};
+use imgcreate::source::Source;
 use serde_json::{json, Value};
 
 use super::ImageStore;
@@ -65,6 +66,13 @@ pub struct Args {
     /// Print one JSON object at the end (log lines go to stderr).
     #[arg(long)]
     json: bool,
+    /// Where to import the base image from if it is not installed
+    /// (repeatable, in order; default: https://updates.tritondatacenter.com, as buildimage).
+    #[arg(long = "source", value_name = "URL")]
+    sources: Vec<String>,
+    /// The channel to import the base image from (default: the server's).
+    #[arg(short = 'C', long = "channel")]
+    channel: Option<String>,
     #[command(flatten)]
     store: ImageStore,
 }
@@ -117,6 +125,9 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
         chroot_mounts,
         compression: args.compression,
         platform_stamp: smartos_platform_stamp(exec),
+        sources: build_sources(&args.sources, args.channel.as_deref())?,
+        client: super::client_options(),
+        lock_dir: imgcreate::host::lock::DEFAULT_LOCK_DIR.into(),
     };
     crate::signals::catch(exec);
     let result = build(&args.store.zfs(exec), &args.store.db(), &opts, &|line| log.line(line));
@@ -141,6 +152,16 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
         say(out);
     }
     Ok(0)
+}
+
+/// `--source` URLs, or buildimage's one source (configured sources are not
+/// asked, as buildimage does not).
+fn build_sources(urls: &[String], channel: Option<&str>) -> Result<Vec<Source>, Failure> {
+    let default = [imgcreate::source::sources::BUILDIMAGE_SOURCE.to_string()];
+    let urls = if urls.is_empty() { &default[..] } else { urls };
+    let sources = urls.iter().map(|u| Source::parse(u, false)).collect::<Result<Vec<_>, _>>();
+    let sources = sources.map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok(sources.into_iter().map(|s| s.with_channel(channel)).collect())
 }
 
 /// In a SmartOS zone, buildimage's (imgadm's) root: `zones/<zonename>/data`.

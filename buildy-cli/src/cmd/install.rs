@@ -37,7 +37,7 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
     // Refused before any lock, dataset or record.
     let manifest = checked_manifest(&json).map_err(|e| Failure::Usage(format!("{e}; nothing was installed")))?;
     let image = format!("{} ({}@{})", manifest.uuid, manifest.name, manifest.version);
-    let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into() };
+    let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into(), source: None };
     let quiet = args.quiet;
     crate::signals::catch(exec);
     let mut journal = args.work.journal(exec, "install", &manifest.uuid.to_string());

@@ -3,11 +3,15 @@
 pub mod build;
 pub mod cleanup;
 pub mod create;
+pub mod import;
 pub mod inspect;
 pub mod install;
+pub mod list;
 pub mod pack;
+pub mod publish;
+pub mod sources;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use imgcreate::host::exec::Exec;
@@ -16,8 +20,8 @@ use imgcreate::image::db::ImageDb;
 use imgcreate::image::journal::Journal;
 use imgcreate::image::model::FileCompression;
 use imgcreate::image::owner::Owner;
-use imgcreate::pack::Progress;
 
+pub use crate::progress::{progress_printer, DownloadProgress};
 use crate::Failure;
 
 /// Where ZFS and imgadm's image database are.
@@ -38,6 +42,9 @@ impl ImageStore {
     pub fn db(&self) -> ImageDb {
         ImageDb::new(&self.db)
     }
+    pub fn db_dir(&self) -> &Path {
+        &self.db
+    }
 }
 
 /// Where runs keep their journals (in its `buildy-builds/`), for `buildy
@@ -54,33 +61,6 @@ impl WorkDir {
     pub fn journal(&self, exec: &Exec, purpose: &str, id: &str) -> Journal {
         Journal::new(&self.work_dir, id, Owner::this_process(exec, purpose))
     }
-}
-
-/// A one-line byte counter on a terminal's stderr (nothing otherwise).
-pub struct ProgressPrinter {
-    shown: bool,
-    enabled: bool,
-}
-
-impl ProgressPrinter {
-    pub fn show(&mut self, p: Progress) {
-        if self.enabled {
-            let mut err = std::io::stderr().lock();
-            let line = format!("\r  {:>8.1} MB in  {:>8.1} MB out", p.bytes_in as f64 / 1e6, p.bytes_out as f64 / 1e6);
-            let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
-            self.shown = true;
-        }
-    }
-    pub fn finish(&mut self) {
-        if self.shown {
-            crate::output::warn("");
-            self.shown = false;
-        }
-    }
-}
-
-pub fn progress_printer(wanted: bool) -> ProgressPrinter {
-    ProgressPrinter { shown: false, enabled: wanted && std::io::stderr().is_terminal() }
 }
 
 /// Reads a JSON file (`-`: standard input); `what` names it in errors.
@@ -113,4 +93,35 @@ pub fn failure(exec: &Exec, usage: bool, message: String) -> Failure {
         None if usage => Failure::Usage(message),
         None => Failure::Failed(message),
     }
+}
+
+/// The sources to import from: `-S` URLs (replacing the configured ones),
+/// else imgadm.conf's; `-C` on each.
+pub fn import_sources(
+    db: &Path,
+    urls: &[String],
+    channel: Option<&str>,
+) -> Result<Vec<imgcreate::source::Source>, Failure> {
+    use imgcreate::source::{sources::Config, Source};
+    let usage = |e: &dyn std::fmt::Display| Failure::Usage(e.to_string());
+    let sources = if urls.is_empty() {
+        let (sources, warnings) = Config::read(db).map_err(|e| usage(&e))?.sources();
+        for w in warnings {
+            crate::output::warn(format!("buildy: {w}"));
+        }
+        sources
+    } else {
+        urls.iter().map(|u| Source::parse(u, false)).collect::<Result<_, _>>().map_err(|e| usage(&e))?
+    };
+    Ok(sources.into_iter().map(|s| s.with_channel(channel)).collect())
+}
+
+/// Client timeouts, with `BUILDY_HTTP_TIMEOUT` (seconds a read may wait)
+/// for slow links and for tests.
+pub fn client_options() -> imgcreate::source::imgapi::ClientOptions {
+    let mut options = imgcreate::source::imgapi::ClientOptions::default();
+    if let Some(secs) = std::env::var("BUILDY_HTTP_TIMEOUT").ok().and_then(|s| s.parse::<f64>().ok()) {
+        options.read_timeout = std::time::Duration::from_secs_f64(secs.max(0.1));
+    }
+    options
 }

@@ -190,6 +190,19 @@ impl Zfs {
             .collect())
     }
 
+    /// The datasets in `pool` cloned from a snapshot of `dataset` (zfs-fuse
+    /// has no `clones` property, so by each dataset's `origin`).
+    pub fn clones_of(&self, pool: &str, dataset: &str) -> Result<Vec<String>, ZfsError> {
+        let out = self.run("list", pool, &["list", "-H", "-o", "name,origin", "-r", pool])?;
+        let prefix = format!("{dataset}@");
+        Ok(out
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(_, origin)| origin.starts_with(&prefix))
+            .map(|(name, _)| name.to_string())
+            .collect())
+    }
+
     /// `zfs send [-i FROM] SNAPSHOT` as a reader of the stream. Deliberately
     /// no `-R -p -c -e -L -w`: old platforms must be able to receive it.
     pub fn send(&self, snapshot: &str, from: Option<&str>) -> Result<ChildReader, ZfsError> {

@@ -114,6 +114,34 @@ impl ImageDb {
         Ok(path)
     }
 
+    /// Every record of images under `root` (whose dataset may or may not
+    /// exist), in file name order. Files that are not records are skipped.
+    pub fn list(&self, root: &str) -> Result<Vec<ImageRecord>, DbError> {
+        let (parent, base) = match root.rsplit_once('/') {
+            Some((parent, base)) => (self.dir.join("images").join(parent), base),
+            None => (self.dir.join("images"), root),
+        };
+        let entries = match std::fs::read_dir(&parent) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(DbError::Read { path: parent, source }),
+        };
+        let prefix = format!("{base}-");
+        let mut uuids: Vec<ImageUuid> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_prefix(&prefix)?.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        uuids.sort();
+        let mut records = Vec::new();
+        for uuid in uuids {
+            records.extend(self.read(root, &uuid)?);
+        }
+        Ok(records)
+    }
+
     /// Removes the record, if any (a failed install must leave none).
     pub fn remove(&self, root: &str, uuid: &ImageUuid) -> io::Result<()> {
         match std::fs::remove_file(self.record_path(root, uuid)) {
@@ -168,8 +196,11 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\n  \"manifest\": {\n    \"v\": 2,\n    \"uuid\""), "{text}");
         assert!(text.ends_with("  \"zpool\": \"zones/z1/data\"\n}\n"), "{text}");
-        assert_eq!(db.read("zones/z1/data", &uuid).unwrap(), Some(record));
+        assert_eq!(db.read("zones/z1/data", &uuid).unwrap(), Some(record.clone()));
         assert_eq!(db.read("zones", &uuid).unwrap(), None);
+        assert_eq!(db.list("zones/z1/data").unwrap(), vec![record.clone()]);
+        assert_eq!(db.list("zones/z1").unwrap(), Vec::<ImageRecord>::new());
+        assert_eq!(db.list("elsewhere").unwrap(), Vec::<ImageRecord>::new());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,6 +37,8 @@ pub struct InstallOptions {
     pub root: String,
     /// Directory of the per-image lock files (imgadm's: `/var/run`).
     pub lock_dir: PathBuf,
+    /// The image server it came from, for the record (`"source"`).
+    pub source: Option<String>,
 }
 
 /// What installing did.
@@ -151,19 +153,42 @@ pub fn install(
     opts: &InstallOptions,
     log: &dyn Fn(&str),
 ) -> Result<Installed, InstallError> {
-    let uuid = manifest.uuid;
     let root = opts.root.as_str();
-    let dataset = format!("{root}/{uuid}");
     if !zfs.exists(root)? {
         return Err(InstallError::RootNotFound(root.to_string()));
     }
+    let _lock = import_lock(zfs, opts, manifest.uuid, log)?;
+    install_locked(zfs, db, journal, manifest, file, opts, log)
+}
 
-    let lock_path = lock::import_lock_path(&opts.lock_dir, &uuid.to_string());
-    let lock_error = |source| InstallError::Lock { path: lock_path.clone(), source };
-    let _lock = lock::import_lock(zfs.exec(), &opts.lock_dir, &uuid.to_string(), |path| {
+/// Takes imgadm's import lock of image `uuid`, saying so if it must wait.
+pub fn import_lock(
+    zfs: &Zfs,
+    opts: &InstallOptions,
+    uuid: ImageUuid,
+    log: &dyn Fn(&str),
+) -> Result<lock::FileLock, InstallError> {
+    let id = uuid.to_string();
+    lock::import_lock(zfs.exec(), &opts.lock_dir, &id, |path| {
         log(&format!("Waiting for image {uuid} import lock ({})", path.display()))
     })
-    .map_err(lock_error)?;
+    .map_err(|source| InstallError::Lock { path: lock::import_lock_path(&opts.lock_dir, &id), source })
+}
+
+/// [`install`] for a caller that holds the image's import lock.
+pub fn install_locked(
+    zfs: &Zfs,
+    db: &ImageDb,
+    journal: &mut Journal,
+    manifest: ImageManifest,
+    file: &Path,
+    opts: &InstallOptions,
+    log: &dyn Fn(&str),
+) -> Result<Installed, InstallError> {
+    let uuid = manifest.uuid;
+    let root = opts.root.as_str();
+    let dataset = format!("{root}/{uuid}");
+    let lock_path = lock::import_lock_path(&opts.lock_dir, &uuid.to_string());
     if zfs.exists(&dataset)? {
         return Ok(Installed::AlreadyInstalled { dataset });
     }
@@ -196,10 +221,9 @@ pub fn install(
         .map_err(|source| InstallError::Journal { path: journal.path().to_path_buf(), source })?;
     log(&format!("Receiving into {partial}"));
     // A panic is an error like any other: what was received must go.
-    let received_and_recorded = catch_unwind(AssertUnwindSafe(|| {
-        receive_and_record(zfs, db, journal, &manifest, file, root, &partial, &dataset)
-    }))
-    .unwrap_or_else(|panic| Err(InstallError::Panicked(crate::panic_message(panic.as_ref()))));
+    let received_and_recorded =
+        catch_unwind(AssertUnwindSafe(|| receive_and_record(zfs, db, journal, &manifest, file, opts, &partial)))
+            .unwrap_or_else(|panic| Err(InstallError::Panicked(crate::panic_message(panic.as_ref()))));
     match received_and_recorded {
         Ok(record) => {
             let _ = journal.forget(&received);
@@ -210,7 +234,7 @@ pub fn install(
             // either name; the record is written last, so there is none.
             let undo = zfs.for_undo();
             let mut undoer = Undoer::new(&undo, false);
-            if undoer.journal(journal, true) {
+            if undoer.one(journal, &received, true) {
                 Err(error)
             } else {
                 let left: Vec<String> = undoer.report.failures.iter().map(ToString::to_string).collect();
@@ -268,17 +292,17 @@ fn check_file(file: &Path, manifest: &ImageManifest, origin_guid: Option<&String
 
 /// Receives into `partial`, leaves exactly one snapshot named `@final`,
 /// renames to `dataset` and writes the record.
-#[allow(clippy::too_many_arguments)]
 fn receive_and_record(
     zfs: &Zfs,
     db: &ImageDb,
     journal: &Journal,
     manifest: &ImageManifest,
     file: &Path,
-    root: &str,
+    opts: &InstallOptions,
     partial: &str,
-    dataset: &str,
 ) -> Result<PathBuf, InstallError> {
+    let root = opts.root.as_str();
+    let dataset = &format!("{root}/{}", manifest.uuid);
     let compression = manifest.file.as_ref().expect("checked_manifest requires files[0]").compression;
     let read_error = |source| InstallError::ReadFile { file: file.to_path_buf(), source };
     let input = std::fs::File::open(file).map_err(read_error)?;
@@ -311,7 +335,7 @@ fn receive_and_record(
         }
     }
     zfs.rename(partial, dataset)?;
-    let record = ImageRecord { manifest: manifest.clone(), zpool: root.to_string(), source: None };
+    let record = ImageRecord { manifest: manifest.clone(), zpool: root.to_string(), source: opts.source.clone() };
     Ok(db.write(&record)?)
 }
 

@@ -34,6 +34,8 @@ pub enum Resource {
     /// together, the last one (the manifest) last: the set is complete
     /// exactly when the last target is the file this run wrote.
     Outputs { files: Vec<OutputFile> },
+    /// A file the run writes and always removes (a download).
+    TempFile { path: PathBuf },
     /// `zfs receive` into `partial` under imgadm's import `lock`, renamed
     /// to `dataset` and recorded in `record` when complete.
     Receive { partial: String, dataset: String, lock: PathBuf, record: PathBuf },

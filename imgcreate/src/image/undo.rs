@@ -139,6 +139,18 @@ impl<'a> Undoer<'a> {
         done
     }
 
+    /// Undoes one resource of `journal` and forgets it if it is gone;
+    /// whether it is.
+    pub fn one(&mut self, journal: &mut Journal, resource: &Resource, live: bool) -> bool {
+        let before = (self.report.failures.len(), self.report.skipped.len());
+        self.resource(resource, &journal.owner.clone(), live);
+        let done = (self.report.failures.len(), self.report.skipped.len()) == before;
+        if done && !self.dry_run {
+            let _ = journal.forget(resource);
+        }
+        done
+    }
+
     fn resource(&mut self, resource: &Resource, owner: &Owner, live: bool) {
         match resource {
             Resource::Dataset { name, mountpoint } => self.dataset(name, mountpoint.as_deref(), owner),
@@ -151,6 +163,11 @@ impl<'a> Undoer<'a> {
             Resource::Directory { path } => {
                 if path.is_dir() {
                     self.act(Action::RemoveDir(path.clone()), || std::fs::remove_dir(path).map_err(|e| e.to_string()));
+                }
+            }
+            Resource::TempFile { path } => {
+                if path.exists() {
+                    self.remove_file(path.clone());
                 }
             }
             Resource::Mount { path } => {

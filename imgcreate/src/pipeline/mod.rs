@@ -34,6 +34,9 @@ use crate::image::journal::{Journal, Resource};
 use crate::image::model::{self, FileCompression, ImageManifest, ImageUuid, ModelError};
 use crate::image::owner::Owner;
 use crate::image::undo::{Leftovers, Undoer};
+use crate::source::imgapi::ClientOptions;
+use crate::source::import::ImportError;
+use crate::source::Source;
 pub use step::Step;
 pub use steps::mount::ChrootMount;
 pub use steps::packages::{valid_packages, Found as Packages};
@@ -64,6 +67,12 @@ pub struct BuildOptions {
     /// `requirements.min_platform["7.0"]` unless the manifest has it:
     /// buildimage takes it from `uname -v` on SmartOS.
     pub platform_stamp: Option<String>,
+    /// Where a base image that is not installed is imported from (none:
+    /// it must be installed).
+    pub sources: Vec<Source>,
+    pub client: ClientOptions,
+    /// imgadm's import locks.
+    pub lock_dir: PathBuf,
 }
 
 /// One step and how long it took.
@@ -106,6 +115,13 @@ pub enum BuildError {
     NotAPlainPath(PathBuf),
     #[error("the base image {0} has no pkgsrc ({path} is missing), so -u, -p and -a cannot be used", path = steps::packages::PKG_INFO)]
     NoPkgsrc(ImageUuid),
+    #[error("the base image {image} is not installed under {root}, and importing it failed: {source}")]
+    Import {
+        image: ImageUuid,
+        root: String,
+        #[source]
+        source: Box<ImportError>,
+    },
     #[error("interrupted by {0}")]
     Interrupted(String),
     #[error("a build step panicked: {0}")]
@@ -147,6 +163,7 @@ impl BuildError {
             | BuildError::NotAPlainPath(_)
             | BuildError::NoPkgsrc(_) => true,
             BuildError::Create(e) => e.is_usage(),
+            BuildError::Import { source, .. } => source.is_usage(),
             BuildError::Undo { error, .. } => error.is_usage(),
             _ => false,
         }
@@ -214,15 +231,34 @@ impl Build<'_> {
 /// Runs the build. `log` gets each progress line. Cancellation (signals, a
 /// closed log) comes through the executor of `zfs`.
 pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -> Result<Built, BuildError> {
-    let base = check_inputs(zfs, db, opts)?;
+    let (image, installed) = check_inputs(zfs, db, opts)?;
     let id = ImageUuid::new_v4().to_string();
     let owner = Owner::this_process(zfs.exec(), "build");
+    let mut journal = Journal::new(&opts.work_dir, &id, owner);
+    let mut times = Vec::new();
+    let base = match installed {
+        Some(base) => base,
+        None => {
+            let start = Instant::now();
+            let imported =
+                catch_unwind(AssertUnwindSafe(|| steps::import::import_base(zfs, db, &mut journal, opts, image, log)))
+                    .unwrap_or_else(|panic| Err(BuildError::Panicked(crate::panic_message(panic.as_ref()))));
+            let base = match imported {
+                Ok(base) => base,
+                Err(error) => return Err(undo(zfs, &mut journal, error)),
+            };
+            let seconds = start.elapsed().as_secs_f64();
+            log(&format!("step {}: {seconds:.3} s", steps::import::NAME));
+            times.push(StepTime { step: steps::import::NAME, seconds });
+            base
+        }
+    };
     let mut build = Build {
         zfs,
         db,
         opts,
         log,
-        journal: Journal::new(&opts.work_dir, &id, owner),
+        journal,
         base,
         analog: format!("{}/{id}", opts.root),
         mountpoint: opts.work_dir.join(format!("zoneproto-{}-{}", std::process::id(), &id[..8])),
@@ -230,7 +266,7 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
         made_dirs: Vec::new(),
         packages: Packages::default(),
         staged: None,
-        steps: Vec::new(),
+        steps: times,
     };
     build.log(&format!(
         "Starting build for {} ({})",
@@ -247,14 +283,19 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
             // The staged files are removed with their TempFiles; the journal
             // knows the rest.
             drop(build.staged.take());
-            let undo = zfs.for_undo();
-            let mut undoer = Undoer::new(&undo, false);
-            if undoer.journal(&mut build.journal, true) {
-                Err(error)
-            } else {
-                Err(BuildError::Undo { error: Box::new(error), left: Leftovers(undoer.report.failures) })
-            }
+            Err(undo(zfs, &mut build.journal, error))
         }
+    }
+}
+
+/// Undoes what `journal` names; the error to report.
+fn undo(zfs: &Zfs, journal: &mut Journal, error: BuildError) -> BuildError {
+    let undo = zfs.for_undo();
+    let mut undoer = Undoer::new(&undo, false);
+    if undoer.journal(journal, true) {
+        error
+    } else {
+        BuildError::Undo { error: Box::new(error), left: Leftovers(undoer.report.failures) }
     }
 }
 
@@ -314,8 +355,12 @@ fn run_step(build: &mut Build, step: &dyn Step) -> Result<(), BuildError> {
 }
 
 /// Everything that can be checked before anything is created. Returns the
-/// base image's manifest.
-fn check_inputs(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions) -> Result<ImageManifest, BuildError> {
+/// base image and, if it is installed, its manifest.
+fn check_inputs(
+    zfs: &Zfs,
+    db: &ImageDb,
+    opts: &BuildOptions,
+) -> Result<(ImageUuid, Option<ImageManifest>), BuildError> {
     for field in ["name", "version"] {
         if !opts.manifest.contains_key(field) {
             return Err(BuildError::MissingField(field));
@@ -332,12 +377,13 @@ fn check_inputs(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions) -> Result<ImageMan
     if !opts.output_dir.is_dir() {
         return Err(BuildError::NoOutputDir(opts.output_dir.clone()));
     }
-    let not_installed = || BuildError::BaseNotInstalled { image, root: opts.root.clone() };
-    if !zfs.exists(&format!("{}/{image}@final", opts.root))? {
-        return Err(not_installed());
-    }
-    match db.read(&opts.root, &image)? {
-        Some(record) => Ok(record.manifest),
-        None => Err(not_installed()),
+    let record = match zfs.exists(&format!("{}/{image}@final", opts.root))? {
+        true => db.read(&opts.root, &image)?,
+        false => None,
+    };
+    match record {
+        Some(record) => Ok((image, Some(record.manifest))),
+        None if !opts.sources.is_empty() => Ok((image, None)),
+        None => Err(BuildError::BaseNotInstalled { image, root: opts.root.clone() }),
     }
 }

@@ -5,6 +5,7 @@ pub mod clone;
 pub mod copy;
 pub mod create;
 pub mod destroy;
+pub mod import;
 pub mod motd;
 pub mod mount;
 pub mod packages;
