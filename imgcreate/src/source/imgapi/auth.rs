@@ -48,7 +48,15 @@ impl Signer {
                 return Err(not_rsa("it is encrypted".into()));
             }
             let pair = key.key_data().rsa().ok_or_else(|| not_rsa(format!("it is {}", key.algorithm())))?;
-            rsa::RsaPrivateKey::try_from(pair).map_err(|e| not_rsa(e.to_string()))?
+            // From the components: ssh-key's own conversion refuses keys
+            // ssh-keygen makes (its consistency check fails on them).
+            let big = |m: &ssh_key::Mpint| {
+                m.as_positive_bytes().map(rsa::BigUint::from_bytes_be).ok_or_else(|| not_rsa("a negative number in it".into()))
+            };
+            let (public, private) = (&pair.public, &pair.private);
+            let primes = vec![big(&private.p)?, big(&private.q)?];
+            rsa::RsaPrivateKey::from_components(big(&public.n)?, big(&public.e)?, big(&private.d)?, primes)
+                .map_err(|e| not_rsa(e.to_string()))?
         } else if text.contains("BEGIN RSA PRIVATE KEY") {
             rsa::RsaPrivateKey::from_pkcs1_pem(&text).map_err(|e| not_rsa(e.to_string()))?
         } else {
@@ -95,7 +103,9 @@ mod tests {
         assert!(header.starts_with(prefix) && header.ends_with('"'), "{header}");
         let sig = base64::engine::general_purpose::STANDARD.decode(&header[prefix.len()..header.len() - 1]).unwrap();
         let public = ssh_key::PublicKey::from_openssh(&std::fs::read_to_string(dir.join("key.pub")).unwrap()).unwrap();
-        let public = rsa::RsaPublicKey::try_from(public.key_data().rsa().unwrap()).unwrap();
+        let rsa_public = public.key_data().rsa().unwrap();
+        let big = |m: &ssh_key::Mpint| rsa::BigUint::from_bytes_be(m.as_positive_bytes().unwrap());
+        let public = rsa::RsaPublicKey::new(big(&rsa_public.n), big(&rsa_public.e)).unwrap();
         let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public);
         let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).unwrap();
         verifier.verify(format!("date: {date}").as_bytes(), &sig).expect("the signature verifies");
