@@ -3,6 +3,7 @@
 //! each bug fixed. The ZFS tests run on the pool `scripts/test.sh` makes.
 
 mod build;
+mod imgapi;
 mod images;
 mod pack_inspect;
 mod regression;

@@ -204,7 +204,13 @@ fn find(zfs: &Zfs, uuid: ImageUuid, opts: &ImportOptions) -> Result<(Client, Ima
 /// the image asked for.
 fn strict(value: &Value, uuid: ImageUuid, url: &str) -> Result<ImageManifest, ImportError> {
     let bad = |why: String| ImportError::BadManifest { uuid, url: url.to_string(), why };
-    let manifest = checked_manifest(value).map_err(|e| bad(e.to_string()))?;
+    // `channels` says where the server shows the image, not what it is (and
+    // is valid only against that server's channel list): not kept.
+    let mut value = value.clone();
+    if let Some(m) = value.as_object_mut() {
+        m.shift_remove("channels");
+    }
+    let manifest = checked_manifest(&value).map_err(|e| bad(e.to_string()))?;
     if manifest.uuid != uuid {
         return Err(bad(format!("it is the manifest of {}", manifest.uuid)));
     }
