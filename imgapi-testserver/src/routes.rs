@@ -501,9 +501,11 @@ impl Cx<'_> {
             st.faults.remove(uuid);
             return Err(ApiError::internal("error getting image file"));
         }
-        drop(st);
+        // Opened under the lock: an upload or delete may rename or remove
+        // the path right after, and the open file keeps its bytes.
         let handle =
             File::open(&file.path).map_err(|e| ApiError::internal(format!("error getting image file: {e}")))?;
+        drop(st);
         let headers = vec![
             ("Etag".to_string(), file.sha1.clone()),
             ("Last-Modified".to_string(), crate::http::http_date(file.mtime)),
