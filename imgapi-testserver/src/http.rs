@@ -295,7 +295,7 @@ pub fn write_head(w: &mut impl Write, status: u16, headers: &[(String, String)])
     w.write_all(head.as_bytes())
 }
 
-/// Node's reason phrases for the statuses this server answers.
+/// Node's reason phrases (`fail_next` may ask for any status).
 pub fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
@@ -307,12 +307,20 @@ pub fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
         409 => "Conflict",
+        410 => "Gone",
+        412 => "Precondition Failed",
         413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Unknown",
     }
 }

@@ -1,6 +1,8 @@
 //! `imgapi-testserver [--listen 127.0.0.1:PORT] [--channels] [--private]`:
 //! serves until killed, with no auth. The one line on stdout,
-//! `listening on http://127.0.0.1:PORT`, tells a benchmark where.
+//! `listening on http://127.0.0.1:PORT`, tells a benchmark where. SIGTERM,
+//! SIGINT or SIGHUP stop it cleanly (its image files are removed); after a
+//! SIGKILL the next start removes what the dead one left.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -30,6 +32,9 @@ fn main() -> ExitCode {
             other => return usage(&format!("unknown argument {other:?}")),
         }
     }
+    // Block the stop signals before any thread starts (threads inherit the
+    // mask), so that only the sigwait below receives them.
+    let signals = stop_signals();
     let server = match Server::start_on(config, listen) {
         Ok(s) => s,
         Err(e) => {
@@ -43,8 +48,24 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     drop(out);
-    loop {
-        std::thread::park();
+    let mut sig = 0;
+    // SAFETY: `signals` is an initialised set; sigwait only writes `sig`.
+    unsafe { libc::sigwait(&signals, &mut sig) };
+    drop(server);
+    ExitCode::SUCCESS
+}
+
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before it is used; the calls
+    // only touch this set and the calling thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
     }
 }
 

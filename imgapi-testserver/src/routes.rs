@@ -75,14 +75,15 @@ enum Ep {
 
 /// A path pattern (`:` a parameter) and its methods in registration order,
 /// which is the order of 405's `Allow`.
-type RouteSpec = (&'static [&'static str], &'static [(&'static str, Ep)]);
+type RouteSpec = (&'static [&'static str], Methods);
+type Methods = &'static [(&'static str, Ep)];
 
 /// The real server's routes (`lib/app.js`, `lib/channels.js`,
 /// `lib/images.js`, `lib/datasets.js`, `lib/authkeys.js`).
 const ROUTES: &[RouteSpec] = &[
     (&[""], &[("GET", Ep::Other("GET /"))]),
     (&["favicon.ico"], &[("GET", Ep::Other("Favicon"))]),
-    (&["docs"], &[("GET", Ep::Other("PublicDocs"))]),
+    (&["docs"], &[("GET", Ep::Other("GET /docs"))]),
     (&["ping"], &[("GET", Ep::Ping)]),
     (&["state"], &[("GET", Ep::Other("AdminGetState")), ("POST", Ep::Other("AdminUpdateState"))]),
     (&["channels"], &[("GET", Ep::ListChannels)]),
@@ -132,12 +133,32 @@ fn segments(path: &str) -> Option<Vec<String>> {
 /// it lacks is 405 (HEAD included: no route is registered for HEAD), an
 /// unknown path 404, a version no route serves 400 `InvalidVersion`.
 fn route(sh: &Shared, head: &RequestHead) -> Result<(Ep, Option<String>), ApiError> {
-    let segs = segments(&head.path);
+    let Some(segs) = segments(&head.path) else {
+        return Err(ApiError::resource_not_found(format!("{} does not exist", head.path)));
+    };
+    let (methods, param) =
+        match_path(sh, &segs).ok_or_else(|| ApiError::resource_not_found(format!("{} does not exist", head.path)))?;
+    let Some((_, ep)) = methods.iter().find(|(m, _)| *m == head.method) else {
+        let allow: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
+        return Err(ApiError::method_not_allowed(&head.method, &allow));
+    };
+    let range = version_range(head);
+    if version::negotiate(range).is_none() {
+        return Err(ApiError::invalid_version(range, &head.method, &head.path));
+    }
+    Ok((*ep, param))
+}
+
+/// The methods of the route whose pattern the path fits, and its parameter.
+fn match_path(sh: &Shared, segs: &[String]) -> Option<(Methods, Option<String>)> {
+    // The docs route is a regex, `^\/docs\/(.+)?`, open at its end.
+    if segs.len() > 1 && segs[0] == "docs" {
+        return Some((&[("GET", Ep::Other("PublicDocs"))], None));
+    }
     for (pattern, methods) in ROUTES {
         if *pattern == ["channels"] && sh.channels.is_none() {
             continue;
         }
-        let Some(segs) = &segs else { break };
         if segs.len() != pattern.len() {
             continue;
         }
@@ -150,20 +171,11 @@ fn route(sh: &Shared, head: &RequestHead) -> Result<(Ep, Option<String>), ApiErr
                 p == s
             }
         });
-        if !fits {
-            continue;
+        if fits {
+            return Some((methods, param));
         }
-        let Some((_, ep)) = methods.iter().find(|(m, _)| *m == head.method) else {
-            let allow: Vec<&str> = methods.iter().map(|(m, _)| *m).collect();
-            return Err(ApiError::method_not_allowed(&head.method, &allow));
-        };
-        let range = version_range(head);
-        if version::negotiate(range).is_none() {
-            return Err(ApiError::invalid_version(range, &head.method, &head.path));
-        }
-        return Ok((*ep, param));
     }
-    Err(ApiError::resource_not_found(format!("{} does not exist", head.path)))
+    None
 }
 
 /// `req.getVersion()`: `Accept-Version`, else `X-Api-Version`, else `~1`.
@@ -489,9 +501,11 @@ impl Cx<'_> {
             st.faults.remove(uuid);
             return Err(ApiError::internal("error getting image file"));
         }
-        drop(st);
+        // Opened under the lock: an upload or delete may rename or remove
+        // the path right after, and the open file keeps its bytes.
         let handle =
             File::open(&file.path).map_err(|e| ApiError::internal(format!("error getting image file: {e}")))?;
+        drop(st);
         let headers = vec![
             ("Etag".to_string(), file.sha1.clone()),
             ("Last-Modified".to_string(), crate::http::http_date(file.mtime)),

@@ -225,11 +225,36 @@ pub(crate) struct Store {
 
 static DIRS: AtomicU64 = AtomicU64::new(0);
 
+/// The prefix of every store directory's name: `<prefix><pid>-<n>-<nanos>`.
+const DIR_PREFIX: &str = "imgapi-testserver-";
+
+/// Removes store directories whose process is gone (killed before it could
+/// drop its server). Only on systems with `/proc`; a live pid's are kept.
+fn remove_stale_dirs(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(tmp) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else { continue };
+        let mut parts = rest.split('-');
+        let (Some(pid), Some(n), Some(nanos), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(pid) && digits(n) && digits(nanos) && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl Store {
     pub fn new() -> io::Result<Store> {
+        remove_stale_dirs(&std::env::temp_dir());
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let dir = std::env::temp_dir().join(format!(
-            "imgapi-testserver-{}-{}-{nanos}",
+            "{DIR_PREFIX}{}-{}-{nanos}",
             std::process::id(),
             DIRS.fetch_add(1, Ordering::Relaxed)
         ));

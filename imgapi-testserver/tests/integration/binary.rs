@@ -17,6 +17,17 @@ impl Drop for Child {
     }
 }
 
+/// The store directories a process of this pid has.
+fn dirs_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("imgapi-testserver-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
 #[test]
 fn prints_one_line_then_serves() {
     let mut child = Child(
@@ -40,6 +51,36 @@ fn prints_one_line_then_serves() {
     let r = read_response(&mut BufReader::new(c), "GET");
     assert_eq!(r.status, 200);
     assert_eq!(r.json().as_array().unwrap().len(), 5);
+
+    // SIGTERM stops it cleanly: exit 0, its directory gone.
+    let pid = child.0.id();
+    assert_eq!(dirs_of(pid).len(), 1);
+    let st = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < TIMEOUT, "still running after SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(dirs_of(pid).is_empty());
+}
+
+#[test]
+fn a_killed_servers_directory_goes_at_the_next_start() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imgapi-testserver")).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let pid = child.id();
+    assert_eq!(dirs_of(pid).len(), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(dirs_of(pid).len(), 1, "SIGKILL leaves it");
+    drop(Server::start(Default::default()).unwrap());
+    assert!(dirs_of(pid).is_empty());
 }
 
 #[test]
