@@ -12,9 +12,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 
-# The real decompressors the packaging tests check files with, and shellcheck.
+# The real decompressors the packaging tests check files with, shellcheck,
+# and ssh-keygen (the signature tests make their RSA keys with it).
 missing=()
-for pkg in gzip bzip2 xz-utils shellcheck; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+for pkg in gzip bzip2 xz-utils shellcheck openssh-client; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

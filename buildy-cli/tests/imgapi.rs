@@ -37,7 +37,16 @@ fn chain(t: &TestZfs) -> Chain {
         fs::create_dir_all(mnt.join("root/opt/app")).unwrap();
         let data: Vec<u8> = (0..size).map(|i| (i * 7 + name.len()) as u8).collect();
         fs::write(mnt.join(format!("root/opt/app/{name}.bin")), data).unwrap();
-        let (m, f) = t.create(&["-i", "-c", compression, "-o", &path(&out), &t.ds(&format!("analog-{name}")), &format!("name={name}"), "version=1.0"]);
+        let (m, f) = t.create(&[
+            "-i",
+            "-c",
+            compression,
+            "-o",
+            &path(&out),
+            &t.ds(&format!("analog-{name}")),
+            &format!("name={name}"),
+            "version=1.0",
+        ]);
         let dataset = t.install(&images, &m, &f);
         origin = read_json(&m)["uuid"].as_str().unwrap().to_string();
         members.push((m, f, dataset));
@@ -143,7 +152,10 @@ fn a_published_chain_imports_base_first_with_its_source_and_only_what_is_missing
     // With the base installed, only the other two are downloaded.
     let third = t.root("third");
     let db3 = t.dir.join("db3");
-    assert_success(&buildy_with(&["install", "-q", "--root", &third, "-m", &path(&chain.members[0].0), "-f", &path(&chain.members[0].1)], &db3));
+    assert_success(&buildy_with(
+        &["install", "-q", "--root", &third, "-m", &path(&chain.members[0].0), "-f", &path(&chain.members[0].1)],
+        &db3,
+    ));
     let out = import(&t, &third, &db3, &server.url(), &chain.uuid(2), &["--json"], &[]);
     assert_success(&out);
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -183,9 +195,10 @@ fn download_faults_are_retried_where_a_retry_can_succeed_and_leave_nothing_other
     let quick = [("BUILDY_HTTP_TIMEOUT", "1")];
     // Faults that a retry overcomes: the fault is lifted once the first
     // GET of the file arrived.
-    for (n, fault) in [Fault::ServerErrorOnce, Fault::CutShort, Fault::Stall, Fault::Trickle { bytes_per_sec: 2_000_000 }]
-        .into_iter()
-        .enumerate()
+    for (n, fault) in
+        [Fault::ServerErrorOnce, Fault::CutShort, Fault::Stall, Fault::Trickle { bytes_per_sec: 2_000_000 }]
+            .into_iter()
+            .enumerate()
     {
         let root = t.root(&format!("ok{n}"));
         let once = !matches!(fault, Fault::ServerErrorOnce | Fault::Trickle { .. });
@@ -238,7 +251,19 @@ fn an_import_killed_mid_download_is_cleaned_up() {
     server.set_fault(&chain.uuid(0), Fault::Trickle { bytes_per_sec: 50_000 });
     let work = path(&t.dir.join("work"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_buildy"))
-        .args(["import", "-q", "-S", &server.url(), "--root", &root, "--db", &path(&db), "--work-dir", &work, &chain.uuid(0)])
+        .args([
+            "import",
+            "-q",
+            "-S",
+            &server.url(),
+            "--root",
+            &root,
+            "--db",
+            &path(&db),
+            "--work-dir",
+            &work,
+            &chain.uuid(0),
+        ])
         .spawn()
         .unwrap();
     let downloads = t.dir.join("work/buildy-downloads");
@@ -269,7 +294,11 @@ fn channels_decide_what_an_import_finds() {
     assert_fails(&out, 2, &format!("image {} was found in no source (asked {})", chain.uuid(0), server.url()));
     let out = import(&t, &root, &db, &server.url(), &chain.uuid(0), &["-C", "experimental"], &[]);
     assert_success(&out);
-    assert!(server.requests().iter().filter(|r| r.param("channel").is_some()).all(|r| r.param("channel") == Some("experimental")));
+    assert!(server
+        .requests()
+        .iter()
+        .filter(|r| r.param("channel").is_some())
+        .all(|r| r.param("channel") == Some("experimental")));
     // A channel in the source URL works too.
     let other = t.root("other");
     let url = format!("{}/?channel=experimental", server.url());
@@ -281,20 +310,26 @@ fn publish_signs_when_asked_rolls_back_a_failed_upload_and_names_a_missing_origi
     let Some(t) = TestZfs::new("imgapi-publish") else { return };
     let chain = chain(&t);
     let key = t.dir.join("key");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"]).arg(&key).status().unwrap();
+    let made =
+        Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"]).arg(&key).status().unwrap();
     assert!(made.success());
     let public_key = fs::read_to_string(t.dir.join("key.pub")).unwrap();
-    let config = Config { users: vec![User { login: "builder".into(), public_key }], require_signatures: true, ..no_auth() };
+    let config =
+        Config { users: vec![User { login: "builder".into(), public_key }], require_signatures: true, ..no_auth() };
     let server = start(config);
     let (m, f, _) = &chain.members[0];
     let unsigned = buildy_env(&["publish", "-m", &path(m), "-f", &path(f), &server.url()], &[]);
     assert_fails(&unsigned, 1, "401");
     assert!(server.manifest(&chain.uuid(0)).is_none());
-    let signed = ["publish", "-q", "--user", "builder", "--key", &path(&key), "-m", &path(m), "-f", &path(f), &server.url()];
+    let signed =
+        ["publish", "-q", "--user", "builder", "--key", &path(&key), "-m", &path(m), "-f", &path(f), &server.url()];
     assert_success(&buildy_env(&signed, &[]));
     assert_eq!(server.manifest(&chain.uuid(0)).unwrap()["state"], "active");
     let writes: Vec<_> = server.requests().into_iter().filter(|r| r.method != "GET").collect();
-    assert!(writes.iter().filter(|r| r.header("authorization").is_some()).count() >= 3, "import, file and activate are signed");
+    assert!(
+        writes.iter().filter(|r| r.header("authorization").is_some()).count() >= 3,
+        "import, file and activate are signed"
+    );
 
     // The upload fails: the half-made image is deleted again.
     let open = start(no_auth());
@@ -325,7 +360,11 @@ fn bad_sources_and_bad_answers_are_refused_and_leave_nothing() {
     assert_fails(&import(&t, &root, &db, &server.url(), "not-a-uuid", &[], &[]), 2, "\"not-a-uuid\" is not a uuid");
     assert_fails(&import(&t, &root, &db, "ftp://x", &uuid, &[], &[]), 2, "\"ftp://x\" is not an image source URL");
     let closed = "http://127.0.0.1:9";
-    assert_fails(&import(&t, &root, &db, closed, &uuid, &[], &[]), 2, &format!("some could not be asked: {closed}/images/{uuid}"));
+    assert_fails(
+        &import(&t, &root, &db, closed, &uuid, &[], &[]),
+        2,
+        &format!("some could not be asked: {closed}/images/{uuid}"),
+    );
     assert_fails(&import(&t, &root, &db, &server.url(), &uuid, &[], &[]), 2, &format!("(asked {})", server.url()));
     // A manifest that passes Node's rules only by coercion.
     let mut m = read_json(&chain.members[0].0);
@@ -391,7 +430,8 @@ fn a_build_imports_its_missing_base_image_then_builds() {
     let (m, f) = (out.join("buildy-base-1.0.0.imgmanifest"), out.join("buildy-base-1.0.0.zfs.gz"));
     assert_success(&buildy_env(&["publish", "-q", "-m", &path(&m), "-f", &path(&f), &server.url()], &[]));
     let fresh = t.root("fresh");
-    let mut args = build_args(&t, &fresh, &base, "imported-base", &["-p", "hello", "--json", "--source", &server.url()]);
+    let mut args =
+        build_args(&t, &fresh, &base, "imported-base", &["-p", "hello", "--json", "--source", &server.url()]);
     args.push("--db".into());
     args.push(path(&t.dir.join("db2")));
     let built = Command::new(env!("CARGO_BIN_EXE_buildy")).args(&args).output().unwrap();
@@ -419,8 +459,36 @@ fn not_json_server() -> String {
             let mut buf = [0u8; 4096];
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\nConnection: close\r\n\r\n<html>");
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\nConnection: close\r\n\r\n<html>",
+            );
         }
     });
     url
+}
+
+#[test]
+fn sources_are_listed_added_after_a_ping_and_deleted_in_imgadm_conf() {
+    let dir = std::env::temp_dir().join(format!("buildy-sources-test-{}", std::process::id()));
+    let db = dir.join("db");
+    let sources = |args: &[&str]| buildy_env(&[&["sources", "--db", db.to_str().unwrap()], args].concat(), &[]);
+    let listed = sources(&[]);
+    assert_success(&listed);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "https://images.smartos.org\n", "imgadm's default");
+    let server = start(no_auth());
+    assert_success(&sources(&["-a", &format!("{}/?channel=dev", server.url()), "-k"]));
+    assert!(server.requests().iter().any(|r| r.path == "/ping"), "pinged before it was added");
+    let listed = String::from_utf8_lossy(&sources(&[]).stdout).to_string();
+    assert_eq!(listed, format!("https://images.smartos.org\n{}?channel=dev (insecure)\n", server.url()));
+    let conf: Value = serde_json::from_str(&fs::read_to_string(db.join("imgadm.conf")).unwrap()).unwrap();
+    assert_eq!(
+        conf["sources"][1],
+        serde_json::json!({"url": format!("{}?channel=dev", server.url()), "type": "imgapi", "insecure": true})
+    );
+    assert_fails(&sources(&["-a", "http://127.0.0.1:9"]), 2, "source http://127.0.0.1:9 does not answer as an IMGAPI");
+    assert_success(&sources(&["-d", "https://images.smartos.org"]));
+    assert_fails(&sources(&["-d", "https://images.smartos.org"]), 2, "is not a configured source");
+    let json: Value = serde_json::from_slice(&sources(&["--json"]).stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,8 +3,8 @@
 //! each bug fixed. The ZFS tests run on the pool `scripts/test.sh` makes.
 
 mod build;
-mod imgapi;
 mod images;
+mod imgapi;
 mod pack_inspect;
 mod regression;
 mod util;

@@ -202,6 +202,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_http_url_parses_to_itself_and_its_channel(
+            host in "[a-z0-9.-]{1,20}(:[0-9]{1,5})?",
+            path in "(/[a-z0-9._-]{1,8}){0,3}",
+            channel in proptest::option::of("[a-z0-9-]{1,10}"),
+            https in proptest::bool::ANY,
+        ) {
+            let base = format!("{}://{host}{path}", if https { "https" } else { "http" });
+            let url = match &channel { Some(c) => format!("{base}/?channel={c}"), None => base.clone() };
+            let s = Source::parse(&url, false).unwrap();
+            proptest::prop_assert_eq!(s.url, base);
+            proptest::prop_assert_eq!(s.channel, channel);
+        }
+
+        #[test]
+        fn anything_else_is_refused_or_kept_whole(text in ".{0,40}") {
+            match Source::parse(&text, false) {
+                Ok(s) => proptest::prop_assert!(text.starts_with(&s.url) && s.url.contains("://")),
+                Err(e) => proptest::prop_assert_eq!(e.to_string(), format!("\"{text}\" is not an image source URL (give http:// or https://host[/path])")),
+            }
+        }
+    }
+
     #[test]
     fn imgadm_conf_is_read_changed_and_written_keeping_other_keys() {
         let dir = std::env::temp_dir().join(format!("buildy-sources-{}", std::process::id()));

@@ -51,7 +51,9 @@ impl Signer {
             // From the components: ssh-key's own conversion refuses keys
             // ssh-keygen makes (its consistency check fails on them).
             let big = |m: &ssh_key::Mpint| {
-                m.as_positive_bytes().map(rsa::BigUint::from_bytes_be).ok_or_else(|| not_rsa("a negative number in it".into()))
+                m.as_positive_bytes()
+                    .map(rsa::BigUint::from_bytes_be)
+                    .ok_or_else(|| not_rsa("a negative number in it".into()))
             };
             let (public, private) = (&pair.public, &pair.private);
             let primes = vec![big(&private.p)?, big(&private.q)?];
