@@ -64,7 +64,8 @@ for f in "${files[@]}"; do
 done
 
 # The server, and the chain published to it.
-"$server_bin" --listen 127.0.0.1:0 > "$work/server.out" &
+# Private mode: it takes images without "public": true.
+"$server_bin" --listen 127.0.0.1:0 --private > "$work/server.out" &
 server_pid=$!
 for _ in $(seq 1 100); do
     grep -q '^listening on ' "$work/server.out" 2>/dev/null && break

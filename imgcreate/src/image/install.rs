@@ -185,6 +185,28 @@ pub fn install_locked(
     opts: &InstallOptions,
     log: &dyn Fn(&str),
 ) -> Result<Installed, InstallError> {
+    let dataset = format!("{}/{}", opts.root, manifest.uuid);
+    if zfs.exists(&dataset)? {
+        return Ok(Installed::AlreadyInstalled { dataset });
+    }
+    log(&format!("Checking {}", file.display()));
+    let checked = check_file(file, &manifest)?;
+    install_checked(zfs, db, journal, manifest, checked, opts, log)
+}
+
+/// [`install_locked`] of a file [`check_file`] already checked (an import
+/// checks each download beside the installs of the others).
+pub fn install_checked(
+    zfs: &Zfs,
+    db: &ImageDb,
+    journal: &mut Journal,
+    manifest: ImageManifest,
+    checked: CheckedFile,
+    opts: &InstallOptions,
+    log: &dyn Fn(&str),
+) -> Result<Installed, InstallError> {
+    assert_eq!(checked.uuid, manifest.uuid, "a file checked against another manifest");
+    let file = checked.path.as_path();
     let uuid = manifest.uuid;
     let root = opts.root.as_str();
     let dataset = format!("{root}/{uuid}");
@@ -192,13 +214,17 @@ pub fn install_locked(
     if zfs.exists(&dataset)? {
         return Ok(Installed::AlreadyInstalled { dataset });
     }
-
-    let origin_guid = match manifest.origin {
-        None => None,
-        Some(origin) => Some(origin_final_guid(zfs, root, origin)?),
-    };
-    log(&format!("Checking {}", file.display()));
-    check_file(file, &manifest, origin_guid.as_ref())?;
+    if let Some(origin) = manifest.origin {
+        let origin_guid = origin_final_guid(zfs, root, origin)?;
+        if checked.fromguid.to_string() != origin_guid {
+            return Err(InstallError::WrongOrigin {
+                origin,
+                snapshot: format!("{origin}@final"),
+                fromguid: checked.fromguid,
+                origin_guid,
+            });
+        }
+    }
 
     let mut manifest = manifest;
     if !manifest.json().contains_key("published_at") {
@@ -257,10 +283,20 @@ fn origin_final_guid(zfs: &Zfs, root: &str, origin: ImageUuid) -> Result<String,
     }
 }
 
+/// An image file checked from end to end against its manifest; only such
+/// a file can be installed.
+#[derive(Debug)]
+pub struct CheckedFile {
+    path: PathBuf,
+    uuid: ImageUuid,
+    /// The incremental stream's origin snapshot guid (0 for a full one).
+    fromguid: u64,
+}
+
 /// Reads the whole file: size, sha1 and compression as the manifest says,
-/// one complete valid stream, incremental exactly when there is an origin,
-/// and then from the origin's `@final`.
-fn check_file(file: &Path, manifest: &ImageManifest, origin_guid: Option<&String>) -> Result<(), InstallError> {
+/// one complete valid stream, incremental exactly when there is an origin.
+/// (Whether it is incremental on the installed origin is checked at install.)
+pub fn check_file(file: &Path, manifest: &ImageManifest) -> Result<CheckedFile, InstallError> {
     let bad = |problem: String| InstallError::BadFile { file: file.to_path_buf(), problem };
     // The checks need only `files` and `origin`.
     let needed: serde_json::Map<String, Value> = manifest
@@ -277,17 +313,7 @@ fn check_file(file: &Path, manifest: &ImageManifest, origin_guid: Option<&String
         return Err(bad(report.problems.join("; ")));
     }
     let stream = report.stream.expect("a report without problems has a stream");
-    if let (Some(origin), Some(guid)) = (manifest.origin, origin_guid) {
-        if stream.fromguid.to_string() != *guid {
-            return Err(InstallError::WrongOrigin {
-                origin,
-                snapshot: format!("{origin}@final"),
-                fromguid: stream.fromguid,
-                origin_guid: guid.clone(),
-            });
-        }
-    }
-    Ok(())
+    Ok(CheckedFile { path: file.to_path_buf(), uuid: manifest.uuid, fromguid: stream.fromguid })
 }
 
 /// Receives into `partial`, leaves exactly one snapshot named `@final`,

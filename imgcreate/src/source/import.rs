@@ -24,6 +24,7 @@ use super::Source;
 use crate::host::lock::FileLock;
 use crate::host::zfs::{Zfs, ZfsError};
 use crate::image::db::ImageDb;
+use crate::image::install::CheckedFile;
 use crate::image::install::{self, checked_manifest, InstallError, InstallOptions, Installed};
 use crate::image::journal::{Journal, Resource};
 use crate::image::model::{ImageManifest, ImageUuid};
@@ -279,7 +280,7 @@ fn run(
     let mut senders = Vec::new();
     let count = queue.lock().expect("fresh").len();
     for _ in 0..count {
-        let (tx, rx) = mpsc::channel::<(ImageManifest, PathBuf, Result<(), DownloadError>)>();
+        let (tx, rx) = mpsc::channel::<(ImageManifest, Result<CheckedFile, ImportError>)>();
         senders.push(tx);
         answers.push(rx);
     }
@@ -295,19 +296,23 @@ fn run(
             let uuid = m.uuid;
             let total = entry.size;
             let report = |done| progress(&uuid, done, total);
-            let result = download(&client, &uuid.to_string(), &entry, &mut file, &path, &report);
-            if senders[i].send((m, path, result)).is_err() {
+            // Downloaded and checked here, beside the installs of the images
+            // before it.
+            let result = download(&client, &uuid.to_string(), &entry, &mut file, &path, &report)
+                .map_err(ImportError::from)
+                .and_then(|()| install::check_file(&path, &m).map_err(|source| ImportError::Install { uuid, source }));
+            if senders[i].send((m, result)).is_err() {
                 break;
             }
         });
     }
     let mut installed = Vec::new();
     for rx in answers {
-        let (m, path, result) = wait(zfs, &rx).ok_or(ImportError::Cancelled)?;
-        result?;
+        let (m, checked) = wait(zfs, &rx).ok_or(ImportError::Cancelled)?;
+        let checked = checked?;
         let (uuid, name, version) = (m.uuid, m.name.clone(), m.version.clone());
         log(&format!("Installing image {uuid} ({name}@{version})"));
-        let done = install::install_locked(zfs, db, journal, m, &path, install_opts, log)
+        let done = install::install_checked(zfs, db, journal, m, checked, install_opts, log)
             .map_err(|source| ImportError::Install { uuid, source })?;
         let dataset = match done {
             Installed::Installed { dataset, .. } | Installed::AlreadyInstalled { dataset } => dataset,

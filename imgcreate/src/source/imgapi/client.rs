@@ -174,7 +174,7 @@ impl Client {
     pub fn import_image(&self, uuid: &str, manifest: &Value) -> Result<Value, ClientError> {
         let url = self.url(&format!("/images/{uuid}"), &[("action", "import")]);
         let body = manifest.to_string();
-        self.write(&url, |r| r.header("Content-Type", "application/json").send(body.as_str()), "POST")
+        self.post(&url, |r| r.header("Content-Type", "application/json").send(body.as_str()))
     }
 
     /// `PUT /images/:uuid/file?compression=&sha1=[&dataset_guid=]`
@@ -201,7 +201,7 @@ impl Client {
     /// `POST /images/:uuid?action=activate` (ActivateImage).
     pub fn activate(&self, uuid: &str) -> Result<Value, ClientError> {
         let url = self.url(&format!("/images/{uuid}"), &[("action", "activate")]);
-        self.write(&url, |r| r.send_empty(), "POST")
+        self.post(&url, |r| r.send_empty())
     }
 
     /// `DELETE /images/:uuid` (DeleteImage).
@@ -221,23 +221,18 @@ impl Client {
         }
     }
 
-    /// A signed write with a body (POST); retried only if no connection
-    /// could be made (the server then saw nothing).
-    fn write(
+    /// A signed POST; retried only if no connection could be made (the
+    /// server then saw nothing).
+    fn post(
         &self,
         url: &str,
         send: impl Fn(
             ureq::RequestBuilder<ureq::typestate::WithBody>,
         ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-        method: &str,
     ) -> Result<Value, ClientError> {
         let mut attempt = 1;
         loop {
-            let mut request = match method {
-                "PUT" => self.agent.put(url),
-                _ => self.agent.post(url),
-            }
-            .header("Accept-Version", "~2");
+            let mut request = self.agent.post(url).header("Accept-Version", "~2");
             if let Some(signer) = &self.signer {
                 let (date, authorization) = signer.headers();
                 request = request.header("Date", date).header("Authorization", authorization);
