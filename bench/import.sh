@@ -93,33 +93,40 @@ with_buildy() {
     echo "$end - $start" | bc
 }
 
+# Prints the total, then the download part (curl and sha1sum) of it.
 by_hand() {
     fresh_root
-    local start end i u
+    local start end i u fetched=0 t0
     start=$(now)
     for i in 0 1 2; do
         u=${uuids[$i]}
+        t0=$(now)
         curl -sf -o "$work/download" "$url/images/$u/file"
         sha1sum "$work/download" >/dev/null
+        fetched=$(echo "$fetched + $(now) - $t0" | bc)
         gzip -cd < "$work/download" | zfs receive "$ZFS_POOL/fresh/$u"
         rm -f "$work/download"
     done
     end=$(now)
-    echo "$end - $start" | bc
+    echo "$(echo "$end - $start" | bc) $fetched"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 buildy_times=()
 hand_times=()
+fetch_times=()
 for run in $(seq 1 "$runs"); do
     buildy_times+=("$(with_buildy)")
-    hand_times+=("$(by_hand)")
-    zfs_log "run $run: buildy import ${buildy_times[-1]} s, by hand ${hand_times[-1]} s"
+    read -r total fetched < <(by_hand)
+    hand_times+=("$total")
+    fetch_times+=("$fetched")
+    zfs_log "run $run: buildy import ${buildy_times[-1]} s, by hand $total s (downloads $fetched s of it)"
 done
 b=$(printf '%s\n' "${buildy_times[@]}" | median)
 h=$(printf '%s\n' "${hand_times[@]}" | median)
-printf 'buildy import (3 images, parallel downloads): %.2f s (median of %d)\n' "$b" "$runs"
-printf 'by hand (curl | sha1sum, gzip -cd | zfs receive, in turn): %.2f s\n' "$h"
+f=$(printf '%s\n' "${fetch_times[@]}" | median)
+printf 'buildy import (3 images, parallel downloads, every stream record checked): %.2f s (median of %d)\n' "$b" "$runs"
+printf 'by hand (curl | sha1sum, gzip -cd | zfs receive, in turn): %.2f s, of which downloads %.2f s\n' "$h" "$f"
 printf 'ratio (by hand / buildy): %.2fx\n' "$(echo "$h / $b" | bc -l)"
 printf 'load during the run: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
