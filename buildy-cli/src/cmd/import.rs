@@ -62,7 +62,8 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
     let mut journal = args.work.journal(exec, "import", &uuid.to_string());
     let result = import(&args.store.zfs(exec), &args.store.db(), &mut journal, uuid, &opts, &log, report);
     progress.finish();
-    let _ = journal.remove();
+    // (The journal goes by itself once it names nothing: after a failed
+    // undo it stays, for `buildy cleanup`.)
     let imported = result.map_err(|e| super::failure(exec, e.is_usage(), format!("{e}; nothing was imported")))?;
     if args.json {
         let installed: Vec<_> = imported
