@@ -100,6 +100,7 @@ fn create_killed_at_any_point_leaves_an_existing_final_exactly_as_it_was() {
         assert_eq!((t.everything(), t.files(), snapshots_with_guids(&ds)), before, "killed at checkpoint {n}");
         assert_eq!(journals(&work), Vec::<PathBuf>::new(), "killed at checkpoint {n}");
     }
+    eprintln!("create killed at {points} checkpoints");
     assert!(points >= 20, "create was killed at {points} points, fewer than 20");
     // Run whole, it leaves the dataset's snapshots as they were too.
     assert_eq!(snapshots_with_guids(&ds), before.2);
@@ -147,6 +148,7 @@ fn build_killed_at_any_point_then_cleaned_up_leaves_nothing_or_a_complete_image(
         points = n;
         check(&format!("killed at checkpoint {n}"));
     }
+    eprintln!("build killed at {points} checkpoints");
     assert!(points >= 50, "the build was killed at {points} points, fewer than 50");
     // And at random moments, mid-command too.
     let started = Instant::now();
