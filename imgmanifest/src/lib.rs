@@ -19,6 +19,7 @@
 pub mod js;
 pub mod json;
 mod model;
+pub mod node_url;
 mod upgrade;
 pub mod validate;
 

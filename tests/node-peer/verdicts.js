@@ -2,6 +2,9 @@
 // what Node's imgmanifest says in every mode and what its upgrade gives.
 // A thrown exception is reported as {"crash": "<message>"}.
 //
+// With --urls: reads JSON lines of strings instead, and prints for each what
+// url.parse gives: {"p": protocol, "h": hostname} or {"e": "<message>"}.
+//
 // With --bench ROUNDS: validates every manifest in every mode once to warm
 // up, then ROUNDS times timed, and prints {"manifests": N, "seconds": S} instead.
 'use strict';
@@ -31,6 +34,18 @@ var lines = [];
 var rl = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
 rl.on('line', function (l) { if (l.trim()) lines.push(JSON.parse(l)); });
 rl.on('close', function () {
+    if (process.argv.indexOf('--urls') !== -1) {
+        var url = require('url');
+        process.stdout.write(lines.map(function (u) {
+            try {
+                var p = url.parse(u);
+                return JSON.stringify({p: p.protocol, h: p.hostname});
+            } catch (e) {
+                return JSON.stringify({e: String(e && e.message)});
+            }
+        }).join('\n') + '\n');
+        return;
+    }
     var benchIdx = process.argv.indexOf('--bench');
     if (benchIdx !== -1) {
         var rounds = Number(process.argv[benchIdx + 1]) || 1;

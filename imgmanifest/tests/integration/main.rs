@@ -6,4 +6,5 @@
 
 mod differential;
 mod properties;
+mod urls;
 mod util;
