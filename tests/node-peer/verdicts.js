@@ -81,9 +81,10 @@ rl.on('close', function () {
             res.modes[n] = attempt(function () { return MODES[n](c.m); });
         });
         var up = attempt(function () {
-            return [JSON.stringify(imgmanifest.upgradeManifest(JSON.parse(JSON.stringify(c.m))))];
+            var u = imgmanifest.upgradeManifest(JSON.parse(JSON.stringify(c.m)));
+            return [JSON.stringify(u), JSON.stringify(u, null, 2)];
         });
-        res.upgrade = up.crash !== undefined ? {error: up.crash} : {ok: up.errors[0]};
+        res.upgrade = up.crash !== undefined ? {error: up.crash} : {ok: up.errors[0], pretty: up.errors[1]};
         out.push(JSON.stringify(res));
     });
     process.stdout.write(out.join('\n') + '\n');

@@ -155,7 +155,21 @@ fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
         }
     }
     t.comparisons += 1;
-    let ours = upgrade(manifest).map(|v| js::json_stringify(&v));
+    let ours = upgrade(manifest).map(|v| {
+        // JavaScript's text, compact and as JSON.stringify(m, null, 2), and
+        // the same value (numbers, key order) as Node's text reads back.
+        let same_value = serde_json::to_string(&v).ok()
+            == node["upgrade"]["ok"]
+                .as_str()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .and_then(|n| serde_json::to_string(&n).ok());
+        let pretty_ok = node["upgrade"]["pretty"].as_str() == Some(js::json_stringify_pretty(&v).as_str());
+        if same_value && pretty_ok {
+            js::json_stringify(&v)
+        } else {
+            format!("{} (value or pretty text differs)", js::json_stringify(&v))
+        }
+    });
     match (&node["upgrade"].get("ok"), ours) {
         (Some(Value::String(theirs)), Ok(ours)) if *theirs == ours => t.agreements += 1,
         (None, Err(_)) => t.agreements += 1,

@@ -122,6 +122,51 @@ pub fn generic_values() -> Vec<Value> {
     ]
 }
 
+/// Numbers JavaScript cannot hold exactly, or writes otherwise than
+/// serde_json: integers at and past 2^53, past u64, exponents both ways,
+/// the extremes, negative zero; and strings `Number()` reads as such.
+pub fn number_values() -> Vec<Value> {
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+    let mut v: Vec<Value> = [
+        "9007199254740991",
+        "9007199254740992",
+        "9007199254740993",
+        "9007199254740995",
+        "-9007199254740993",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1152921504606846976",
+        "123456789012345678901234567890",
+        "1e20",
+        "1E21",
+        "1e+21",
+        "2.5e25",
+        "1.7976931348623157e308",
+        "5e-324",
+        "1e-7",
+        "1.5e-7",
+        "0.000001",
+        "0.1",
+        "100.0",
+        "1e300",
+        "-0",
+        "-0.0",
+        "-1e-400",
+        "4.35",
+        "0.30000000000000004",
+    ]
+    .iter()
+    .map(|s| parse(s))
+    .collect();
+    v.extend(
+        ["9007199254740993", "0x20000000000001", "0x1fffffffffffff1", "0b101", "0o17", "1e21", "-0", "1E400", "1e-7"]
+            .iter()
+            .map(|s| json!(s)),
+    );
+    v
+}
+
 /// Values specific to a field: boundaries and near-misses.
 pub fn field_values(field: &str) -> Vec<Value> {
     let mut v: Vec<Value> = match field {
@@ -251,6 +296,10 @@ pub fn field_values(field: &str) -> Vec<Value> {
         _ => vec![],
     };
     v.extend(generic_values());
+    if matches!(field, "v" | "image_size" | "tags" | "traits" | "error" | "files" | "requirements") {
+        v.extend(number_values());
+        v.extend(number_values().into_iter().map(|n| json!({"n": n, "list": [n]})));
+    }
     v
 }
 
@@ -285,6 +334,9 @@ fn files_values() -> Vec<Value> {
         json!(["file"]),
         json!([]),
         json!({"0": ok}),
+        json!([f(json!("ab"), json!(9007199254740993u64), json!("gzip"))]),
+        json!([f(json!("ab"), json!(1e21), json!("gzip"))]),
+        json!([{"path": "a.gz", "sha1": "ab", "size": 18446744073709551615u64}]),
     ]
 }
 
