@@ -16,13 +16,17 @@
 //! assert!(validate(&m, &Options::new(Mode::Minimal)).is_empty());
 //! ```
 
+pub mod docker;
+pub mod fields;
 pub mod js;
 pub mod json;
 mod model;
 pub mod node_url;
 mod upgrade;
+mod v8_date;
 pub mod validate;
 
+pub use fields::{Field, FIELDS};
 pub use json::Json;
 pub use model::{
     Compression, ImageFile, ImageType, Manifest, ManifestFields, NetworkRequirement, Os, Requirements, State, User,

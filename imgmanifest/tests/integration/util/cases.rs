@@ -72,7 +72,7 @@ pub fn fixture_manifests() -> Vec<(String, Value)> {
     out
 }
 
-fn long(n: usize, c: char) -> String {
+pub fn long(n: usize, c: char) -> String {
     std::iter::repeat_n(c, n).collect()
 }
 
