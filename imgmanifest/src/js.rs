@@ -29,6 +29,7 @@ pub trait JsonValue: Sized {
         self.members().map(|(k, v)| (crate::json::known_key_id(k).map(usize::from), k, v))
     }
 
+    /// The string, if it is one.
     fn as_str(&self) -> Option<&str> {
         match self.kind() {
             Kind::String(s) => Some(s),
@@ -36,10 +37,12 @@ pub trait JsonValue: Sized {
         }
     }
 
+    /// Whether it is a string.
     fn is_string(&self) -> bool {
         self.as_str().is_some()
     }
 
+    /// Whether it is `null`.
     fn is_null(&self) -> bool {
         matches!(self.kind(), Kind::Null)
     }
@@ -47,11 +50,17 @@ pub trait JsonValue: Sized {
 
 /// The six JSON types; objects carry their length (see [`JsonValue::members`]).
 pub enum Kind<'a, V> {
+    /// `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A number.
     Number(&'a Number),
+    /// A string.
     String(&'a str),
+    /// An array, with its entries.
     Array(&'a [V]),
+    /// An object, with its number of members.
     Object(usize),
 }
 

@@ -87,7 +87,7 @@ pub fn parse(url: &str) -> Result<Url, UrlError> {
     let slashed_as_written = protocol.is_some_and(|p| SLASHED.contains(&p));
     let mut out = Url { protocol: lower_proto, hostname: None };
     if !hostless && (slashes || (protocol.is_some() && !slashed_as_written)) {
-        out.hostname = Some(hostname(rest)?.into_owned());
+        out.hostname = Some(hostname(rest, true)?.into_owned());
     }
     Ok(out)
 }
@@ -95,7 +95,54 @@ pub fn parse(url: &str) -> Result<Url, UrlError> {
 /// Whether `url.parse(s)` finds the protocol `http:` or `https:` and does
 /// not throw: what `homepage` and `eula` need.
 pub fn is_http_url(s: &str) -> bool {
+    if plain_http_url(s) {
+        return true;
+    }
     parse_http_host(s).is_some_and(|r| r.is_ok())
+}
+
+/// Letters, digits, `.` and `-`: host bytes that need no IDNA work.
+const PLAIN_HOST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric() || c == b'.' as usize || c == b'-' as usize;
+        c += 1;
+    }
+    t
+};
+
+/// The usual URL, settled in one pass without allocating: `http://` or
+/// `https://`, a host of letters, digits, dots and hyphens with no label
+/// starting `xn--`, an optional `:port`, then the end or `/`, `?`, `#`.
+/// Such a host is its own ASCII form, so `url.parse` cannot throw. `false`
+/// means only "not this simple case".
+fn plain_http_url(s: &str) -> bool {
+    let b = s.as_bytes();
+    let start = if b.starts_with(b"https://") {
+        8
+    } else if b.starts_with(b"http://") {
+        7
+    } else {
+        return false;
+    };
+    let mut label_start = start;
+    let mut i = start;
+    while i < b.len() && PLAIN_HOST[b[i] as usize] {
+        if b[i] == b'.' {
+            label_start = i + 1;
+        } else if i == label_start + 3 && b[label_start..=i].eq_ignore_ascii_case(b"xn--") {
+            return false;
+        }
+        i += 1;
+    }
+    if i < b.len() && b[i] == b':' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    i - start <= 255 && (i == b.len() || matches!(b[i], b'/' | b'?' | b'#'))
 }
 
 /// `Some(host check)` when the protocol is `http:` or `https:`, without
@@ -109,11 +156,11 @@ fn parse_http_host(url: &str) -> Option<Result<(), UrlError>> {
         return None;
     }
     if let Some(after) = rest.strip_prefix("//") {
-        Some(hostname(after).map(drop))
+        Some(hostname(after, false).map(drop))
     } else if SLASHED.contains(&protocol) {
         Some(Ok(()))
     } else {
-        Some(hostname(rest).map(drop))
+        Some(hostname(rest, false).map(drop))
     }
 }
 
@@ -163,19 +210,22 @@ fn has_user_info_host(rest: &str) -> bool {
 }
 
 /// The host name `url.parse` makes of what follows `//`, or what it throws.
-fn hostname(rest: &str) -> Result<Cow<'_, str>, UrlError> {
+///
+/// With `need_name` false the name returned is not the host name (only
+/// whether it throws is decided), which saves writing Punycode.
+fn hostname(rest: &str, need_name: bool) -> Result<Cow<'_, str>, UrlError> {
     // Tabs and line breaks before the host's end are dropped first (Node
     // drops them as its host loop meets them).
     let end = rest.find(['#', '/', '?']).unwrap_or(rest.len());
     if !rest[..end].contains(['\t', '\n', '\r']) {
-        return hostname_of(rest);
+        return hostname_of(rest, need_name);
     }
     let mut cleaned: String = rest[..end].chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
     cleaned.push_str(&rest[end..]);
-    hostname_of(&cleaned).map(|h| Cow::Owned(h.into_owned()))
+    hostname_of(&cleaned, need_name).map(|h| Cow::Owned(h.into_owned()))
 }
 
-fn hostname_of(rest: &str) -> Result<Cow<'_, str>, UrlError> {
+fn hostname_of(rest: &str, need_name: bool) -> Result<Cow<'_, str>, UrlError> {
     // The host ends at the first `#`, `/` or `?`; the last `@` before that
     // ends the user info; the host is cut at the first character never
     // allowed in one after that.
@@ -234,18 +284,16 @@ fn hostname_of(rest: &str) -> Result<Cow<'_, str>, UrlError> {
             Cow::Owned(l) => Cow::Owned(l[1..l.len() - 1].to_string()),
         });
     }
+    if !need_name && !lower.is_ascii() {
+        return check_non_ascii_host(&lower).map(|()| Cow::Borrowed(""));
+    }
     let ascii = if lower.is_ascii() && !lower.contains('\0') && !has_punycode_label(&lower) {
         // to_ascii would give it back unchanged.
         lower
     } else {
         Cow::Owned(to_ascii(&lower))
     };
-    if ascii.is_empty()
-        || ascii
-            .contains(['\0', '\t', '\n', '\r', ' ', '#', '%', '/', ':', '<', '>', '?', '@', '[', '\\', ']', '^', '|'])
-    {
-        return Err(UrlError::InvalidUrl);
-    }
+    check_ascii_host(&ascii)?;
     Ok(ascii)
 }
 
@@ -323,6 +371,25 @@ fn ada_to_ascii(domain: &str) -> Option<String> {
         }
         return Some(lower);
     }
+    let mapped = mapped_and_checked(domain)?;
+    let mut out = String::with_capacity(mapped.len() * 2);
+    for (i, label) in mapped.split(|&c| c == '.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if label.iter().all(char::is_ascii) {
+            out.extend(label);
+        } else {
+            out.push_str("xn--");
+            out.push_str(&idna::punycode::encode(label)?);
+        }
+    }
+    Some(out)
+}
+
+/// A non-ASCII domain mapped and normalized, every label checked as ada
+/// checks it; `None` where ada fails.
+fn mapped_and_checked(domain: &str) -> Option<Vec<char>> {
     if domain.chars().any(|c| in_ranges(DISALLOWED_IN_NODE, c)) {
         return None;
     }
@@ -330,30 +397,46 @@ fn ada_to_ascii(domain: &str) -> Option<String> {
     if mapped.contains(&'\u{fffd}') {
         return None;
     }
-    let mut out = String::with_capacity(mapped.len() * 2);
-    for (i, label) in mapped.split(|&c| c == '.').enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
+    for label in mapped.split(|&c| c == '.') {
         if label.starts_with(&['x', 'n', '-', '-']) {
             if !label.iter().all(char::is_ascii) {
                 return None;
             }
             let puny: String = label[4..].iter().collect();
             check_punycode_label(&puny)?;
-            out.push_str("xn--");
-            out.push_str(&puny);
-        } else if label.iter().all(char::is_ascii) {
-            out.extend(label);
-        } else {
-            if !is_label_valid(label) {
-                return None;
-            }
-            out.push_str("xn--");
-            out.push_str(&idna::punycode::encode(label)?);
+        } else if !label.iter().all(char::is_ascii) && !is_label_valid(label) {
+            return None;
         }
     }
-    Some(out)
+    Some(mapped)
+}
+
+/// What [`to_ascii`] followed by `url.parse`'s checks decides for a
+/// lower-cased non-ASCII host name, without writing the Punycode: the
+/// result holds a forbidden character exactly where the mapped name holds
+/// one (Punycode adds only letters, digits and `-`).
+fn check_non_ascii_host(lower: &str) -> Result<(), UrlError> {
+    let mapped = mapped_and_checked(lower).ok_or(UrlError::InvalidUrl)?;
+    if mapped.contains(&'\0') {
+        // Node cuts the result at the NUL: write it to see where.
+        return check_ascii_host(&to_ascii(lower));
+    }
+    if mapped.is_empty() || mapped.iter().any(|&c| FORBIDDEN_HOST.contains(&c)) {
+        return Err(UrlError::InvalidUrl);
+    }
+    Ok(())
+}
+
+/// `forbiddenHostChars` of Node's url.js.
+const FORBIDDEN_HOST: [char; 18] =
+    ['\0', '\t', '\n', '\r', ' ', '#', '%', '/', ':', '<', '>', '?', '@', '[', '\\', ']', '^', '|'];
+
+fn check_ascii_host(ascii: &str) -> Result<(), UrlError> {
+    if ascii.is_empty() || ascii.contains(FORBIDDEN_HOST) {
+        Err(UrlError::InvalidUrl)
+    } else {
+        Ok(())
+    }
 }
 
 /// The checks ada makes of an `xn--` label: it decodes, the result is
@@ -399,21 +482,22 @@ fn is_label_valid(label: &[char]) -> bool {
         let none = in_ranges(NO_BIDI_CLASS_IN_NODE, c) || in_ranges(NOT_MARKS_IN_NODE, c);
         (!none).then(|| ADAPTER.bidi_class(c))
     };
-    let is = |c: char, mask| bidi(c).is_some_and(|b| b.to_mask().intersects(mask));
-    let Some(last) = label.iter().rposition(|&c| !bidi(c).is_some_and(|b| b.is_nonspacing_mark())) else {
+    let classes: smallvec::SmallVec<[Option<idna_adapter::BidiClass>; 32]> = label.iter().map(|&c| bidi(c)).collect();
+    let is = |b: Option<idna_adapter::BidiClass>, mask| b.is_some_and(|b| b.to_mask().intersects(mask));
+    let Some(last) = classes.iter().rposition(|b| !b.is_some_and(|b| b.is_nonspacing_mark())) else {
         return false;
     };
-    if !label.iter().any(|&c| is(c, RTL_MASK)) {
+    if !classes.iter().any(|&b| is(b, RTL_MASK)) {
         return true;
     }
-    if bidi(first).is_some_and(|b| b.is_ltr()) {
-        return label[..last].iter().all(|&c| is(c, MIDDLE_LTR_MASK));
+    if classes[0].is_some_and(|b| b.is_ltr()) {
+        return classes[..last].iter().all(|&b| is(b, MIDDLE_LTR_MASK));
     }
     let (mut has_en, mut has_an) = (false, false);
-    for (i, &c) in label[..=last].iter().enumerate() {
-        has_en |= bidi(c).is_some_and(|b| b.is_european_number());
-        has_an |= bidi(c).is_some_and(|b| b.is_arabic_number());
-        if (has_en && has_an) || !is(c, MIDDLE_RTL_MASK) || (i == last && !is(c, LAST_RTL_MASK)) {
+    for (i, &b) in classes[..=last].iter().enumerate() {
+        has_en |= b.is_some_and(|b| b.is_european_number());
+        has_an |= b.is_some_and(|b| b.is_arabic_number());
+        if (has_en && has_an) || !is(b, MIDDLE_RTL_MASK) || (i == last && !is(b, LAST_RTL_MASK)) {
             return false;
         }
     }
@@ -606,6 +690,10 @@ pub const NO_BIDI_CLASS_IN_NODE: &[(u32, u32)] = &[
 
 fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
     let c = c as u32;
+    // Most characters are below every range: no search for them.
+    if table.first().is_none_or(|&(lo, _)| c < lo) {
+        return false;
+    }
     table
         .binary_search_by(|&(lo, hi)| {
             if hi < c {
@@ -677,6 +765,10 @@ mod tests {
 
     #[test]
     fn http_check_agrees_with_parse() {
+        for s in ["http://a.b/", "https://XN--ZCA.de", "http://a:80", "http://a:8x/", "http://a b", "http://a\tb/"] {
+            let full = parse(s).is_ok_and(|u| matches!(u.protocol.as_deref(), Some("http:" | "https:")));
+            assert_eq!(is_http_url(s), full, "{s:?}");
+        }
         for s in [
             "http://x",
             "HTTPS://X.com/a",

@@ -14,22 +14,31 @@ pub const MANIFEST_V: u64 = 2;
 /// Why a manifest cannot be upgraded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpgradeError {
+    /// The manifest is not a JSON object.
     #[error("manifest is not a JSON object")]
     NotAnObject,
+    /// No `v`, and no `creator_uuid` to tell a v1 manifest.
     #[error("manifest does not have a \"v\" field")]
     NoVersion,
+    /// A `v` that is not a number.
     #[error("manifest has an unknown \"v\": {0}")]
     UnknownVersion(String),
+    /// A v1 manifest whose `uuid` is not a UUID.
     #[error("uuid (oldManifest.uuid) is required: \"{0}\"")]
     BadUuid(String),
+    /// A v1 manifest without `creator_uuid`.
     #[error("old DSAPI manifest does not have a \"creator_uuid\"")]
     NoCreatorUuid,
+    /// A v1 manifest with both `owner` and `creator_uuid`.
     #[error("manifest has both \"owner\" and \"creator_uuid\"")]
     OwnerAndCreator,
+    /// A v1 manifest with both `restricted_to_uuid` and `public`.
     #[error("manifest has both \"restricted_to_uuid\" and \"public\"")]
     RestrictedAndPublic,
+    /// `files` is not an array of objects.
     #[error("manifest \"files\" is not an array of objects")]
     BadFiles,
+    /// A file entry with no `compression` and no name to guess it from.
     #[error("manifest file entry has no \"compression\" and no \"path\" or \"url\" to guess it from")]
     NoFileName,
 }

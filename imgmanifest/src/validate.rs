@@ -55,6 +55,7 @@ impl std::str::FromStr for Mode {
 /// channels (Node's `channelFromName`): when set, `channels` is required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// Which rules to apply.
     pub mode: Mode,
     /// Channel names the IMGAPI is configured with. Only meaningful for
     /// `Public` and `Private`, as in Node.
@@ -62,6 +63,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// The rules of `mode`, without channels.
     pub fn new(mode: Mode) -> Self {
         Options { mode, channels: None }
     }
@@ -74,7 +76,9 @@ impl Options {
 /// Error code, as IMGAPI reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Code {
+    /// A required field is absent.
     MissingParameter,
+    /// A field's value is not allowed.
     Invalid,
 }
 
@@ -94,7 +98,9 @@ pub struct FieldError {
     /// fixed messages are borrowed: validation allocates only for messages
     /// that quote a value.
     pub field: Cow<'static, str>,
+    /// What is wrong.
     pub code: Code,
+    /// Node's message, where it gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Cow<'static, str>>,
 }
