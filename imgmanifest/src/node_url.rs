@@ -142,12 +142,20 @@ fn plain_http_url(s: &str) -> bool {
             i += 1;
         }
     }
-    i - start <= 255 && (i == b.len() || matches!(b[i], b'/' | b'?' | b'#'))
+    // (A name past 255 units becomes empty instead, which passes too.)
+    i == b.len() || matches!(b[i], b'/' | b'?' | b'#')
 }
 
 /// `Some(host check)` when the protocol is `http:` or `https:`, without
 /// building what the validator does not read.
 fn parse_http_host(url: &str) -> Option<Result<(), UrlError>> {
+    // Not `http:` or `https:` after the white space: settled before any
+    // other work.
+    let head = url.trim_start_matches(is_ws).as_bytes();
+    let prefix = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
+    if !prefix(b"http:") && !prefix(b"https:") {
+        return None;
+    }
     let rest = trimmed(url);
     let (protocol, rest) = split_protocol(&rest);
     let protocol = protocol?;
@@ -269,6 +277,12 @@ fn hostname_of(rest: &str, need_name: bool) -> Result<Cow<'_, str>, UrlError> {
     };
     if crate::js::utf16_len(name) > 255 || name.is_empty() {
         return Ok(Cow::Borrowed(""));
+    }
+    if !need_name && !ipv6 {
+        // Lower-casing changes none of what is checked here.
+        if let Some(ok) = quick_ascii_verdict(name.as_bytes()) {
+            return if ok { Ok(Cow::Borrowed("")) } else { Err(UrlError::InvalidUrl) };
+        }
     }
     let lower: Cow<str> = if name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
         Cow::Owned(js_lower(name))
@@ -426,6 +440,37 @@ fn check_non_ascii_host(lower: &str) -> Result<(), UrlError> {
     }
     Ok(())
 }
+
+/// For an ASCII host name that `to_ascii` gives back as it is (no NUL, no
+/// `xn--` label), whether it passes `url.parse`'s check, in one pass;
+/// `None` for the others.
+fn quick_ascii_verdict(name: &[u8]) -> Option<bool> {
+    let mut forbidden = false;
+    let mut label_start = 0;
+    for (i, &b) in name.iter().enumerate() {
+        if b == 0 || b >= 0x80 {
+            return None;
+        }
+        if b == b'.' {
+            label_start = i + 1;
+        } else if i == label_start + 3 && name[label_start..=i].eq_ignore_ascii_case(b"xn--") {
+            return None;
+        }
+        forbidden |= FORBIDDEN_HOST_BYTE[b as usize];
+    }
+    Some(!name.is_empty() && !forbidden)
+}
+
+/// [`FORBIDDEN_HOST`] as a byte table.
+const FORBIDDEN_HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < FORBIDDEN_HOST.len() {
+        t[FORBIDDEN_HOST[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// `forbiddenHostChars` of Node's url.js.
 const FORBIDDEN_HOST: [char; 18] =
@@ -710,6 +755,35 @@ fn in_ranges(table: &[(u32, u32)], c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any string: an answer, never a panic; the validator's quick
+        /// check agrees with the full parse.
+        #[test]
+        fn quick_check_agrees_with_parse(s in "(https?:|HTTP:)?(//|\\\\)?\\PC{0,30}") {
+            let full = parse(&s).is_ok_and(|u| matches!(u.protocol.as_deref(), Some("http:" | "https:")));
+            prop_assert_eq!(is_http_url(&s), full);
+        }
+
+        /// A host of letters, digits, dots and hyphens (no `xn--` label)
+        /// comes back lower-cased, port and path cut off.
+        #[test]
+        fn plain_hosts_come_back_lower_cased(host in "[A-Za-z0-9.-]{1,40}", port in "(:[0-9]{0,5})?", path in "(/[a-z]*)?") {
+            prop_assume!(!host.to_ascii_lowercase().split('.').any(|l| l.starts_with("xn--")));
+            let url = format!("http://{host}{port}{path}");
+            prop_assert_eq!(parse(&url).unwrap().hostname, Some(host.to_ascii_lowercase()));
+            prop_assert!(is_http_url(&url));
+        }
+
+        /// What `to_ascii` gives (without a NUL) it gives back unchanged.
+        #[test]
+        fn to_ascii_is_idempotent(s in "\\PC{1,12}") {
+            let once = to_ascii(&s.to_lowercase());
+            prop_assume!(!once.is_empty() && !s.contains('\0'));
+            prop_assert_eq!(to_ascii(&once), once.clone());
+        }
+    }
 
     fn host(s: &str) -> Result<Option<String>, UrlError> {
         parse(s).map(|u| u.hostname)
