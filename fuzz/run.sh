@@ -12,7 +12,14 @@ mkdir -p "$corpus"
 fixtures="$here/../fixtures"
 if [ -z "$(ls -A "$corpus")" ]; then
     case "$target" in
-        manifest_validate) cp "$fixtures"/manifests/real/* "$fixtures"/manifests/*.* "$corpus"/ ;;
+        manifest_validate)
+            cp "$fixtures"/manifests/real/* "$fixtures"/manifests/*.* "$corpus"/
+            # Docker image info (imgManifestFromDockerInfo's options) and URLs.
+            d=sha256:8ddc19f16526912237dd8af81971d5e4dd0587907234be2b83e249518d5b673f
+            printf '{"layerDigests":["%s","%s"],"imgJson":{"created":"2015-08-06T21:11:58.412862713Z","os":"linux","container_config":{"Cmd":["/bin/sh","-c","x"]},"config":{"Cmd":["sh"],"Env":[]}},"repo":{"localName":"busybox"},"tags":["latest"]}' "$d" "$d" >"$corpus"/docker-info.json
+            printf '"https://xn--fa-hia.de:80/p?q#f"' >"$corpus"/url.json
+            printf '"http://a\u00adb.xn--abc-.com"' >"$corpus"/url-idna.json
+            ;;
         stream_reader) cp "$fixtures"/streams/*.zstream "$corpus"/ ;;
     esac
 fi

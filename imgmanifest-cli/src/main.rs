@@ -170,7 +170,7 @@ fn run_upgrade(name: &str) -> ExitCode {
     };
     match upgrade(&value) {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+            println!("{}", imgmanifest::js::json_stringify_pretty(&v));
             ExitCode::SUCCESS
         }
         Err(e) => {

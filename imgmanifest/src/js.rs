@@ -29,6 +29,7 @@ pub trait JsonValue: Sized {
         self.members().map(|(k, v)| (crate::json::known_key_id(k).map(usize::from), k, v))
     }
 
+    /// The string, if it is one.
     fn as_str(&self) -> Option<&str> {
         match self.kind() {
             Kind::String(s) => Some(s),
@@ -36,10 +37,12 @@ pub trait JsonValue: Sized {
         }
     }
 
+    /// Whether it is a string.
     fn is_string(&self) -> bool {
         self.as_str().is_some()
     }
 
+    /// Whether it is `null`.
     fn is_null(&self) -> bool {
         matches!(self.kind(), Kind::Null)
     }
@@ -47,11 +50,17 @@ pub trait JsonValue: Sized {
 
 /// The six JSON types; objects carry their length (see [`JsonValue::members`]).
 pub enum Kind<'a, V> {
+    /// `null`.
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A number.
     Number(&'a Number),
+    /// A string.
     String(&'a str),
+    /// An array, with its entries.
     Array(&'a [V]),
+    /// An object, with its number of members.
     Object(usize),
 }
 
@@ -243,41 +252,97 @@ pub const OBJECT_PROTOTYPE_NAMES: &[&str] = &[
     "toLocaleString",
 ];
 
-/// Formats a double as JavaScript's `Number.prototype.toString()` does.
+/// Formats a double as JavaScript's `Number.prototype.toString()` does:
+/// the shortest digits that read back as the same double, in decimal from
+/// 1e-6 up to 1e21 and in exponent form (`1e+21`, `1.5e-7`) beyond; `-0`
+/// as `0`; `NaN`, `Infinity`, `-Infinity` (ryu-js, which follows
+/// ECMAScript's Number::toString).
 pub fn number_to_string(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
+    ryu_js::Buffer::new().format(f).to_string()
+}
+
+/// A double as `JSON.parse(JSON.stringify(x))` gives it back, as a JSON
+/// number: integers JavaScript writes in decimal become integers (the
+/// digits it writes, so 2^60 is `1152921504606847000`), the others stay
+/// doubles; `-0` is `0`. `None` for `NaN` and the infinities, which
+/// `JSON.stringify` writes as `null`.
+pub fn js_number(f: f64) -> Option<Number> {
+    if !f.is_finite() {
+        return None;
     }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    if f == 0.0 {
-        return "0".into();
-    }
-    let sign = if f < 0.0 { "-" } else { "" };
-    // Rust's `{:e}` gives the shortest round-trip digits, as JavaScript uses.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    let k = digits.len() as i32;
-    let n = exp + 1;
-    let body = if k <= n && n <= 21 {
-        format!("{}{}", digits, "0".repeat((n - k) as usize))
-    } else if 0 < n && n <= 21 {
-        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
-    } else if -6 < n && n <= 0 {
-        format!("0.{}{}", "0".repeat((-n) as usize), digits)
-    } else {
-        let e = n - 1;
-        let esign = if e < 0 { '-' } else { '+' };
-        if k == 1 {
-            format!("{}e{}{}", digits, esign, e.abs())
-        } else {
-            format!("{}.{}e{}{}", &digits[..1], &digits[1..], esign, e.abs())
+    let mut buffer = ryu_js::Buffer::new();
+    let text = buffer.format_finite(f);
+    if !text.contains(['.', 'e']) {
+        if let Ok(u) = text.parse::<u64>() {
+            return Some(u.into());
         }
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(i.into());
+        }
+    }
+    Number::from_f64(f)
+}
+
+/// `JSON.parse(JSON.stringify(v))`: what a JavaScript program holds after
+/// a round trip through JSON text. Every number becomes the double
+/// JavaScript reads (see [`js_number`]), and object members come in
+/// `Object.keys` order (array-index keys first).
+pub fn json_round_trip(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => js_number(to_f64(n)).map_or(Value::Null, Value::Number),
+        Value::Array(a) => Value::Array(a.iter().map(json_round_trip).collect()),
+        Value::Object(_) => {
+            Value::Object(members_in_key_order(v).map(|(k, m)| (k.to_string(), json_round_trip(m))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// `JSON.stringify(v, null, 2)`: as `serde_json::to_string_pretty` lays it
+/// out, with numbers and key order as JavaScript writes them.
+pub fn json_stringify_pretty(v: &impl JsonValue) -> String {
+    let mut out = String::new();
+    write_json_pretty(v, 0, &mut out).expect("writing to a String");
+    out
+}
+
+fn write_json_pretty(v: &impl JsonValue, depth: usize, out: &mut String) -> fmt::Result {
+    use fmt::Write;
+    let indent = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n(' ', 2 * depth));
     };
-    format!("{sign}{body}")
+    match v.kind() {
+        Kind::Array(a) if !a.is_empty() => {
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, depth + 1);
+                write_json_pretty(e, depth + 1, out)?;
+            }
+            indent(out, depth);
+            out.push(']');
+            Ok(())
+        }
+        Kind::Object(len) if len > 0 => {
+            out.push('{');
+            for (i, (k, member)) in members_in_key_order(v).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, depth + 1);
+                write_json_string(k, out)?;
+                out.push_str(": ");
+                write_json_pretty(member, depth + 1, out)?;
+            }
+            indent(out, depth);
+            out.push('}');
+            Ok(())
+        }
+        _ => write!(out, "{}", Stringify(v)),
+    }
 }
 
 /// `String(n)` for a JSON number, written without an intermediate string
@@ -359,7 +424,7 @@ pub fn string_to_number(s: &str) -> f64 {
             if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
                 return f64::NAN;
             }
-            return rest.chars().fold(0.0, |acc, c| acc * radix as f64 + c.to_digit(radix).unwrap() as f64);
+            return radix_to_f64(rest, radix);
         }
     }
     let (sign, unsigned) = match t.as_bytes()[0] {
@@ -374,6 +439,34 @@ pub fn string_to_number(s: &str) -> f64 {
         return f64::NAN;
     }
     sign * unsigned.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// The value of binary, octal or hex digits, rounded once to the nearest
+/// double (ties to even), as JavaScript rounds `0x...` literals: the top 64
+/// bits, with any bit below them folded into the last one.
+fn radix_to_f64(digits: &str, radix: u32) -> f64 {
+    let bits_per_digit = radix.trailing_zeros();
+    let (mut top, mut len, mut extra, mut sticky) = (0u64, 0u32, 0i32, false);
+    for d in digits.chars().filter_map(|c| c.to_digit(radix)) {
+        for shift in (0..bits_per_digit).rev() {
+            let bit = (d >> shift) & 1 == 1;
+            if len < 64 {
+                if top != 0 || bit {
+                    top = top << 1 | u64::from(bit);
+                    len += 1;
+                }
+            } else {
+                extra += 1;
+                sticky |= bit;
+            }
+        }
+    }
+    if extra == 0 {
+        return top as f64;
+    }
+    // Rounding the 64 leading bits, the sticky one in the last, rounds as
+    // the whole would (64 > 53 + 2); scaling by a power of two is exact.
+    (top | u64::from(sticky)) as f64 * 2f64.powi(extra)
 }
 
 /// StrUnsignedDecimalLiteral: `digits[.digits][e[+-]digits]` or `.digits[...]`.
@@ -614,6 +707,31 @@ fn inspect_string(s: &str) -> String {
     }
     out.push(quote);
     out
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_as_javascript() {
+        assert_eq!(number_to_string(1e21), "1e+21");
+        assert_eq!(number_to_string(-0.0), "0");
+        assert_eq!(number_to_string(1.5e-7), "1.5e-7");
+        assert_eq!(number_to_string(0.000001), "0.000001");
+        assert_eq!(number_to_string(2f64.powi(60)), "1152921504606847000");
+        assert_eq!(js_number(2f64.powi(60)), Some(1152921504606847000u64.into()));
+        assert_eq!(js_number(-0.0), Some(0u64.into()));
+        assert_eq!(js_number(f64::NAN), None);
+        assert!(js_number(1e21).unwrap().is_f64());
+        assert_eq!(string_to_number("0x20000000000001"), 9007199254740992.0);
+        assert_eq!(string_to_number("0x20000000000003"), 9007199254740996.0);
+        assert_eq!(string_to_number("0x200000000000011"), 144115188075855904.0);
+        assert_eq!(string_to_number("0x1fffffffffffff"), 9007199254740991.0);
+        assert_eq!(string_to_number("0xffffffffffffffffff"), 4722366482869645213696.0);
+        assert_eq!(string_to_number("0o777"), 511.0);
+        assert_eq!(string_to_number(&format!("0x{}", "f".repeat(300))), f64::INFINITY);
+    }
 }
 
 #[cfg(test)]

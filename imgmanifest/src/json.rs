@@ -18,18 +18,26 @@ use crate::js::{JsonValue, Kind};
 /// A JSON value; objects keep their members in insertion order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, as serde_json holds it.
     Number(Number),
+    /// A string.
     String(Box<str>),
+    /// An array.
     Array(Box<[Json]>),
+    /// An object, members in insertion order.
     Object(Box<[Member]>),
 }
 
 /// One member of an object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
+    /// The member's key.
     pub key: Key,
+    /// Its value.
     pub value: Json,
 }
 
@@ -39,6 +47,7 @@ pub struct Member {
 pub enum Key {
     /// A position in [`KNOWN_KEYS`].
     Known(u8),
+    /// Any other key.
     Other(Box<str>),
 }
 
@@ -206,6 +215,7 @@ pub(crate) fn known_key_id(name: &str) -> Option<u8> {
 }
 
 impl Key {
+    /// The key for `name`: `Known` if it is one of [`KNOWN_KEYS`].
     pub fn new(name: &str) -> Key {
         match known_key_id(name) {
             Some(id) => Key::Known(id),
@@ -213,6 +223,7 @@ impl Key {
         }
     }
 
+    /// The key's text.
     pub fn as_str(&self) -> &str {
         match self {
             Key::Known(id) => KNOWN_KEYS[usize::from(*id)],

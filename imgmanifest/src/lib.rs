@@ -6,6 +6,12 @@
 //!   same errors in the same order, on a serde_json `Value` or on the
 //!   compact [`Json`] form, which validates faster.
 //! - [`upgrade()`]: v1 ("dsmanifest") to v2, as Node's `upgradeManifest`.
+//! - [`docker`]: Node's Docker helpers (image UUIDs from layer digests, a
+//!   manifest from a Docker image config).
+//! - [`FIELDS`]: Node's `fields` table.
+//! - [`node_url`]: Node 20's `url.parse`, as the validator needs it.
+//! - [`js`]: the JavaScript semantics the answers depend on (`String()`,
+//!   `Number()`, `JSON.stringify`, ...).
 //! - Constants and helpers image tools need: [`MANIFEST_V`],
 //!   [`INHERITED_FIELDS`], [`slug`].
 //!
@@ -16,12 +22,24 @@
 //! assert!(validate(&m, &Options::new(Mode::Minimal)).is_empty());
 //! ```
 
+#![warn(missing_docs)]
+
+pub mod docker;
+pub mod fields;
 pub mod js;
 pub mod json;
 mod model;
+pub mod node_url;
 mod upgrade;
+mod v8_date;
 pub mod validate;
 
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+pub use fields::{Field, FIELDS};
 pub use json::Json;
 pub use model::{
     Compression, ImageFile, ImageType, Manifest, ManifestFields, NetworkRequirement, Os, Requirements, State, User,

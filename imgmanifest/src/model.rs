@@ -14,6 +14,7 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)] // each known variant is its value, listed in KNOWN
         pub enum $name {
             $($variant,)+
             /// A value this version does not know, kept as it was.
@@ -24,6 +25,7 @@ macro_rules! string_enum {
             /// Every known value, in the order IMGAPI documents them.
             pub const KNOWN: &'static [&'static str] = &[$($text),+];
 
+            /// The value as the manifest writes it.
             pub fn as_str(&self) -> &str {
                 match self {
                     $($name::$variant => $text,)+
@@ -123,8 +125,11 @@ impl Compression {
 /// order; buildy adds `dataset_guid`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageFile {
+    /// Size in bytes.
     pub size: u64,
+    /// How the file is compressed.
     pub compression: Compression,
+    /// SHA-1 of the file, hex.
     pub sha1: String,
     /// Guid of the image's `@final` snapshot, as a decimal string.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -137,30 +142,40 @@ pub struct ImageFile {
 /// `requirements.networks[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRequirement {
+    /// The NIC's name in the VM (`net0`).
     pub name: String,
+    /// What the network is for.
     pub description: String,
 }
 
 /// `requirements`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Requirements {
+    /// `networks` the VM needs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub networks: Option<Vec<NetworkRequirement>>,
+    /// `brand`: the zone brand the image needs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub brand: Option<String>,
+    /// `ssh_key`: whether an SSH key must be given.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ssh_key: Option<bool>,
+    /// `min_ram` in MiB.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub min_ram: Option<u64>,
+    /// `max_ram` in MiB.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub max_ram: Option<u64>,
     /// `{<SDC version>: <platform timestamp>}`
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub min_platform: Option<Map<String, Value>>,
+    /// `{<SDC version>: <platform timestamp>}`, the newest platforms.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub max_platform: Option<Map<String, Value>>,
+    /// `bootrom`: `bios` or `uefi` (bhyve only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bootrom: Option<String>,
+    /// Requirements this version does not model, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -168,6 +183,7 @@ pub struct Requirements {
 /// `users[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// The account name.
     pub name: String,
 }
 
@@ -175,66 +191,97 @@ pub struct User {
 /// Reach them through [`Manifest`], which dereferences to this.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ManifestFields {
+    /// `v`: the manifest format version (2).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub v: Option<u64>,
+    /// `uuid`: the image's UUID.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub uuid: Option<String>,
+    /// `owner`: the UUID of the account that owns the image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub owner: Option<String>,
+    /// `name`: the image name.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub name: Option<String>,
+    /// `version`: the image version.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub version: Option<String>,
+    /// `description`: a short description.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub description: Option<String>,
+    /// `homepage`: a URL about the image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub homepage: Option<String>,
+    /// `eula`: a URL of the image's end-user license agreement.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub eula: Option<String>,
+    /// `disabled`: whether the image is disabled.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub disabled: Option<bool>,
+    /// `activated`: whether the image has been activated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub activated: Option<bool>,
+    /// `published_at`: when it was activated, `YYYY-MM-DDTHH:MM:SS(.SSS)Z`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub published_at: Option<String>,
+    /// `state` in the IMGAPI.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub state: Option<State>,
+    /// `public`: whether everyone may use the image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub public: Option<bool>,
+    /// `type`: what kind of image it is.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
     pub image_type: Option<ImageType>,
+    /// `os`: the operating system inside.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub os: Option<Os>,
+    /// `origin`: the UUID of the image this one was made from.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub origin: Option<String>,
+    /// `files`: the image file (two for lxd images).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub files: Option<Vec<ImageFile>>,
+    /// `icon`: whether the image has an icon.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub icon: Option<bool>,
+    /// `acl`: UUIDs of accounts that may use a private image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub acl: Option<Vec<String>>,
+    /// `requirements` on the VMs made from the image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub requirements: Option<Requirements>,
+    /// `users`: the accounts the image sets up.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub users: Option<Vec<User>>,
+    /// `billing_tags`: tags for billing.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub billing_tags: Option<Vec<String>>,
+    /// `traits`: properties servers must match to run it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub traits: Option<Map<String, Value>>,
+    /// `tags`: free-form key/value pairs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tags: Option<Map<String, Value>>,
+    /// `generate_passwords`: whether passwords are made for `users`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub generate_passwords: Option<bool>,
+    /// `inherited_directories`: directories a zone-dataset image's zones inherit.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub inherited_directories: Option<Vec<String>>,
+    /// `nic_driver` of a zvol image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nic_driver: Option<String>,
+    /// `disk_driver` of a zvol image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub disk_driver: Option<String>,
+    /// `cpu_type` of a zvol image.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cpu_type: Option<String>,
+    /// `image_size`: a zvol image's size in MiB.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub image_size: Option<u64>,
+    /// `channels` the image is in.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub channels: Option<Vec<String>>,
     /// Fields IMGAPI does not define (validation rejects them), kept so

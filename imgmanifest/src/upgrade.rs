@@ -14,29 +14,48 @@ pub const MANIFEST_V: u64 = 2;
 /// Why a manifest cannot be upgraded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpgradeError {
+    /// The manifest is not a JSON object.
     #[error("manifest is not a JSON object")]
     NotAnObject,
+    /// No `v`, and no `creator_uuid` to tell a v1 manifest.
     #[error("manifest does not have a \"v\" field")]
     NoVersion,
+    /// A `v` that is not a number.
     #[error("manifest has an unknown \"v\": {0}")]
     UnknownVersion(String),
+    /// A v1 manifest whose `uuid` is not a UUID.
     #[error("uuid (oldManifest.uuid) is required: \"{0}\"")]
     BadUuid(String),
+    /// A v1 manifest without `creator_uuid`.
     #[error("old DSAPI manifest does not have a \"creator_uuid\"")]
     NoCreatorUuid,
+    /// A v1 manifest with both `owner` and `creator_uuid`.
     #[error("manifest has both \"owner\" and \"creator_uuid\"")]
     OwnerAndCreator,
+    /// A v1 manifest with both `restricted_to_uuid` and `public`.
     #[error("manifest has both \"restricted_to_uuid\" and \"public\"")]
     RestrictedAndPublic,
+    /// `files` is not an array of objects.
     #[error("manifest \"files\" is not an array of objects")]
     BadFiles,
+    /// A file entry with no `compression` and no name to guess it from.
     #[error("manifest file entry has no \"compression\" and no \"path\" or \"url\" to guess it from")]
     NoFileName,
 }
 
-/// Returns `manifest` upgraded to version 2. A manifest already at version 2
-/// or later comes back unchanged.
+/// Returns `manifest` upgraded to version 2, as Node's `upgradeManifest`
+/// gives it to a program that read the manifest with `JSON.parse`: every
+/// number the double JavaScript holds (an integer past 2^53 the nearest
+/// double, `-0` as `0`; see [`js::json_round_trip`]), object members in
+/// `Object.keys` order. A manifest already at version 2 or later comes back
+/// otherwise unchanged. Write the result with [`js::json_stringify`] or
+/// [`js::json_stringify_pretty`] to get JavaScript's text for it too
+/// (`1e+21` where serde_json writes `1e21`).
 pub fn upgrade(manifest: &Value) -> Result<Value, UpgradeError> {
+    upgrade_as_is(manifest).map(|m| js::json_round_trip(&m))
+}
+
+fn upgrade_as_is(manifest: &Value) -> Result<Value, UpgradeError> {
     let m = manifest.as_object().ok_or(UpgradeError::NotAnObject)?;
     let v = m.get("v");
     let has_v = v.is_some_and(js::truthy);
@@ -145,23 +164,14 @@ fn upgrade_to_2(old: &Map<String, Value>) -> Result<Map<String, Value>, UpgradeE
     }
 
     if let Some(size) = m.get("image_size").filter(|v| js::truthy(*v)) {
-        let n = js::to_number(size);
-        let n = serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null);
-        m.insert("image_size".into(), normalize_number(n));
+        let n = js::js_number(js::to_number(size)).map_or(Value::Null, Value::Number);
+        m.insert("image_size".into(), n);
     }
     for k in ["platform_type", "created_at", "updated_at", "_url"] {
         m.shift_remove(k);
     }
     m.insert("v".into(), Value::from(MANIFEST_V));
     Ok(m)
-}
-
-/// Integral doubles are written as integers, as JSON.stringify does.
-fn normalize_number(v: Value) -> Value {
-    match v.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => Value::from(f as i64),
-        _ => v,
-    }
 }
 
 /// `/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z/.test(s)` (unanchored).
@@ -215,6 +225,30 @@ mod tests {
         assert_eq!(new["public"], true);
         assert_eq!(new["v"], 2);
         assert!(new.get("creator_uuid").is_none() && new.get("created_at").is_none());
+    }
+
+    #[test]
+    fn numbers_come_back_as_javascript_holds_them() {
+        let old: Value = serde_json::from_str(
+            r#"{"uuid": "f3078f0c-a53b-4140-b7af-fbb6308a8e35", "creator_uuid": "x", "image_size": "1e21",
+               "files": [{"size": 9007199254740993, "compression": "none", "z": -0.0, "big": 1152921504606846976}],
+               "b": 1.0, "2": 1e-7}"#,
+        )
+        .unwrap();
+        let new = upgrade(&old).unwrap();
+        let text = js::json_stringify(&new);
+        assert!(text.starts_with(r#"{"2":1e-7,"uuid""#), "{text}");
+        assert!(text.contains(r#""image_size":1e+21"#), "{text}");
+        assert!(
+            text.contains(r#"{"size":9007199254740992,"compression":"none","z":0,"big":1152921504606847000}"#),
+            "{text}"
+        );
+        assert_eq!(new["files"][0]["size"], json!(9007199254740992u64));
+        assert_eq!(new["b"], json!(1));
+        // Already v2: the same numbers and key order.
+        let v2 = upgrade(&json!({"v": 2, "b": 9007199254740993u64, "1": -0.0})).unwrap();
+        assert_eq!(js::json_stringify(&v2), r#"{"1":0,"v":2,"b":9007199254740992}"#);
+        assert_eq!(serde_json::to_string(&v2).unwrap(), r#"{"1":0,"v":2,"b":9007199254740992}"#);
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl std::str::FromStr for Mode {
 /// channels (Node's `channelFromName`): when set, `channels` is required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
+    /// Which rules to apply.
     pub mode: Mode,
     /// Channel names the IMGAPI is configured with. Only meaningful for
     /// `Public` and `Private`, as in Node.
@@ -62,6 +63,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// The rules of `mode`, without channels.
     pub fn new(mode: Mode) -> Self {
         Options { mode, channels: None }
     }
@@ -74,7 +76,9 @@ impl Options {
 /// Error code, as IMGAPI reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Code {
+    /// A required field is absent.
     MissingParameter,
+    /// A field's value is not allowed.
     Invalid,
 }
 
@@ -94,7 +98,9 @@ pub struct FieldError {
     /// fixed messages are borrowed: validation allocates only for messages
     /// that quote a value.
     pub field: Cow<'static, str>,
+    /// What is wrong.
     pub code: Code,
+    /// Node's message, where it gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Cow<'static, str>>,
 }
@@ -863,47 +869,14 @@ fn check_name_like(
     }
 }
 
-/// Whether Node's legacy `url.parse` finds the protocol `http:` or `https:`
-/// (case-insensitive, after leading white space).
-fn is_http_url(s: &str) -> bool {
-    if s.starts_with("https://") || s.starts_with("http://") {
-        return true;
-    }
-    let t = s.trim_start_matches([' ', '\t', '\r', '\n', '\u{c}', '\u{b}', '\u{a0}', '\u{feff}']);
-    let Some(end) = t.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))) else {
-        return false;
-    };
-    t[end..].starts_with(':') && (t[..end].eq_ignore_ascii_case("http") || t[..end].eq_ignore_ascii_case("https"))
-}
-
-/// Node 20's `url.parse` throws on a host holding `[` or `]` outside a
-/// bracketed IPv6 address; we call such a URL invalid.
-fn host_has_stray_bracket(s: &str) -> bool {
-    if !s.bytes().any(|b| b == b'[' || b == b']') {
-        return false;
-    }
-    let after_scheme = s.split_once("//").map(|(_, r)| r).unwrap_or("");
-    let authority = after_scheme.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    if !host.contains(['[', ']']) {
-        return false;
-    }
-    let bracketed = host.strip_prefix('[').and_then(|h| h.split_once(']')).is_some_and(|(ip, rest)| {
-        !ip.is_empty()
-            && ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-            && (rest.is_empty() || rest.starts_with(':'))
-            && !rest.contains(['[', ']'])
-    });
-    !bracketed
-}
-
 fn check_url(errs: &mut Vec<FieldError>, value: Option<&impl JsonValue>, field: &'static str, label: &str, what: &str) {
     let Some(v) = value else {
         errs.push(FieldError::missing(field));
         return;
     };
-    // Node's url.parse throws on a non-string: no protocol to speak of.
-    let protocol_ok = v.as_str().is_some_and(|s| is_http_url(s) && !host_has_stray_bracket(s));
+    // Node's url.parse throws on a non-string, and on some host names
+    // (crate::node_url): no protocol to speak of either way.
+    let protocol_ok = v.as_str().is_some_and(crate::node_url::is_http_url);
     if !protocol_ok {
         errs.push(FieldError::invalid_msg(field, message!("invalid image {label} URL protocol")));
     } else if js_length_exceeds(v, MAX_URL_LENGTH) {

@@ -2,11 +2,20 @@
 // what Node's imgmanifest says in every mode and what its upgrade gives.
 // A thrown exception is reported as {"crash": "<message>"}.
 //
+// With --urls: reads JSON lines of strings instead, and prints for each what
+// url.parse gives: {"p": protocol, "h": hostname} or {"e": "<message>"}.
+//
+// With --docker: reads JSON lines {"fn": NAME, "arg": ARG} and prints what
+// imgmanifest[NAME](ARG) gives: {"ok": JSON.stringify(result)} or
+// {"error": "<message>", "class": "<error class>"}. NAME "fields" prints
+// JSON.stringify(imgmanifest.fields).
+//
 // With --bench ROUNDS: validates every manifest in every mode once to warm
 // up, then ROUNDS times timed, and prints {"manifests": N, "seconds": S} instead.
 'use strict';
 var imgmanifest = require('imgmanifest');
 var readline = require('readline');
+var assert = require('assert');
 
 var CHANNELS = {channelFromName: {dev: {name: 'dev'}, release: {name: 'release'}}};
 var MODES = {
@@ -31,6 +40,30 @@ var lines = [];
 var rl = readline.createInterface({input: process.stdin, crlfDelay: Infinity});
 rl.on('line', function (l) { if (l.trim()) lines.push(JSON.parse(l)); });
 rl.on('close', function () {
+    if (process.argv.indexOf('--docker') !== -1) {
+        process.stdout.write(lines.map(function (c) {
+            try {
+                var r = c.fn === 'fields' ? imgmanifest.fields : imgmanifest[c.fn](c.arg);
+                return JSON.stringify({ok: JSON.stringify(r)});
+            } catch (e) {
+                var cls = e instanceof assert.AssertionError ? 'AssertionError' : e.name;
+                return JSON.stringify({error: String(e && e.message), 'class': cls});
+            }
+        }).join('\n') + '\n');
+        return;
+    }
+    if (process.argv.indexOf('--urls') !== -1) {
+        var url = require('url');
+        process.stdout.write(lines.map(function (u) {
+            try {
+                var p = url.parse(u);
+                return JSON.stringify({p: p.protocol, h: p.hostname});
+            } catch (e) {
+                return JSON.stringify({e: String(e && e.message)});
+            }
+        }).join('\n') + '\n');
+        return;
+    }
     var benchIdx = process.argv.indexOf('--bench');
     if (benchIdx !== -1) {
         var rounds = Number(process.argv[benchIdx + 1]) || 1;
@@ -66,9 +99,10 @@ rl.on('close', function () {
             res.modes[n] = attempt(function () { return MODES[n](c.m); });
         });
         var up = attempt(function () {
-            return [JSON.stringify(imgmanifest.upgradeManifest(JSON.parse(JSON.stringify(c.m))))];
+            var u = imgmanifest.upgradeManifest(JSON.parse(JSON.stringify(c.m)));
+            return [JSON.stringify(u), JSON.stringify(u, null, 2)];
         });
-        res.upgrade = up.crash !== undefined ? {error: up.crash} : {ok: up.errors[0]};
+        res.upgrade = up.crash !== undefined ? {error: up.crash} : {ok: up.errors[0], pretty: up.errors[1]};
         out.push(JSON.stringify(res));
     });
     process.stdout.write(out.join('\n') + '\n');

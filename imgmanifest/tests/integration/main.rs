@@ -5,5 +5,7 @@
 //! `../proptest-regressions/<module>.txt`.
 
 mod differential;
+mod docker;
 mod properties;
+mod urls;
 mod util;

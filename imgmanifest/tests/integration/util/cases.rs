@@ -72,7 +72,7 @@ pub fn fixture_manifests() -> Vec<(String, Value)> {
     out
 }
 
-fn long(n: usize, c: char) -> String {
+pub fn long(n: usize, c: char) -> String {
     std::iter::repeat_n(c, n).collect()
 }
 
@@ -120,6 +120,51 @@ pub fn generic_values() -> Vec<Value> {
         json!("\u{1F600}"),
         json!([[1]]),
     ]
+}
+
+/// Numbers JavaScript cannot hold exactly, or writes otherwise than
+/// serde_json: integers at and past 2^53, past u64, exponents both ways,
+/// the extremes, negative zero; and strings `Number()` reads as such.
+pub fn number_values() -> Vec<Value> {
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+    let mut v: Vec<Value> = [
+        "9007199254740991",
+        "9007199254740992",
+        "9007199254740993",
+        "9007199254740995",
+        "-9007199254740993",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1152921504606846976",
+        "123456789012345678901234567890",
+        "1e20",
+        "1E21",
+        "1e+21",
+        "2.5e25",
+        "1.7976931348623157e308",
+        "5e-324",
+        "1e-7",
+        "1.5e-7",
+        "0.000001",
+        "0.1",
+        "100.0",
+        "1e300",
+        "-0",
+        "-0.0",
+        "-1e-400",
+        "4.35",
+        "0.30000000000000004",
+    ]
+    .iter()
+    .map(|s| parse(s))
+    .collect();
+    v.extend(
+        ["9007199254740993", "0x20000000000001", "0x1fffffffffffff1", "0b101", "0o17", "1e21", "-0", "1E400", "1e-7"]
+            .iter()
+            .map(|s| json!(s)),
+    );
+    v
 }
 
 /// Values specific to a field: boundaries and near-misses.
@@ -171,7 +216,18 @@ pub fn field_values(field: &str) -> Vec<Value> {
             json!("\u{a0}http://x"),
             json!("\u{2028}http://x"),
             json!("h.t+t-p:x"),
-        ],
+            json!("\u{1}http://x"),
+            json!("HTTP:x\u{2028}"),
+            json!("http://xn--abc-.com"),
+            json!("http://xn--a.com"),
+            json!("http://a\u{ad}b.com"),
+            json!("http://\u{ad}/"),
+            json!("http://a\u{2029}b/"),
+            json!("http://%zz@x/"),
+        ]
+        .into_iter()
+        .chain(urls().into_iter().step_by(97).map(Value::String))
+        .collect(),
         "disabled" | "activated" | "public" | "icon" | "generate_passwords" => {
             vec![json!("yes"), json!("TRUE"), json!(1), json!([true])]
         }
@@ -240,6 +296,10 @@ pub fn field_values(field: &str) -> Vec<Value> {
         _ => vec![],
     };
     v.extend(generic_values());
+    if matches!(field, "v" | "image_size" | "tags" | "traits" | "error" | "files" | "requirements") {
+        v.extend(number_values());
+        v.extend(number_values().into_iter().map(|n| json!({"n": n, "list": [n]})));
+    }
     v
 }
 
@@ -274,6 +334,9 @@ fn files_values() -> Vec<Value> {
         json!(["file"]),
         json!([]),
         json!({"0": ok}),
+        json!([f(json!("ab"), json!(9007199254740993u64), json!("gzip"))]),
+        json!([f(json!("ab"), json!(1e21), json!("gzip"))]),
+        json!([{"path": "a.gz", "sha1": "ab", "size": 18446744073709551615u64}]),
     ]
 }
 
@@ -401,5 +464,229 @@ pub fn all_cases(random: usize) -> Vec<Value> {
     }
     // Non-object manifests: Node throws (or, for an array, walks its indices).
     out.extend([json!(null), json!("manifest"), json!(42), json!([1, 2])]);
+    out
+}
+
+/// Host pieces from the failure classes of the WHATWG URL and IDNA test
+/// data: forbidden and mapped-away characters, Punycode that does not
+/// decode or decodes to the wrong thing, bidi and joiner rules, characters
+/// newer than Node's Unicode tables, plus ordinary names.
+pub fn host_atoms() -> Vec<String> {
+    let mut atoms: Vec<String> = [
+        "a",
+        "example",
+        "com",
+        "EXAMPLE",
+        "-a",
+        "a-",
+        "ab--c",
+        "1",
+        "123",
+        "0x7f",
+        "999999999999",
+        "1.2.3.4",
+        "xn--",
+        "xn--a",
+        "xn--abc",
+        "xn--abc-",
+        "xn---abc",
+        "xn--zca",
+        "XN--ZCA",
+        "xn--ls8h",
+        "xn--9ca",
+        "xn--fa-hia",
+        "xn--a-ecp",
+        "xn--xn--a",
+        "xn--ab_c-",
+        "xn--0",
+        "xn--99999999",
+        "xn--ss-",
+        "xn--a.b",
+        "xn--\u{e9}",
+        "xn--tda",
+        "xn--ba",
+        "xn--zz",
+        "%41",
+        "%zz",
+        "a%2Eb",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let chars = [
+        '\u{0}',
+        '\u{1}',
+        '\u{8}',
+        '\u{b}',
+        '\u{1f}',
+        '\u{7f}',
+        '\u{80}',
+        '\u{9f}',
+        '\u{a0}',
+        '\u{ad}',
+        '\u{df}',
+        '\u{130}',
+        '\u{3a3}',
+        '\u{3c2}',
+        '\u{1e9e}',
+        '\u{300}',
+        '\u{301}',
+        '\u{34f}',
+        '\u{378}',
+        '\u{5d0}',
+        '\u{5d1}',
+        '\u{627}',
+        '\u{628}',
+        '\u{660}',
+        '\u{6f0}',
+        '\u{94d}',
+        '\u{915}',
+        '\u{180e}',
+        '\u{200b}',
+        '\u{200c}',
+        '\u{200d}',
+        '\u{200e}',
+        '\u{202e}',
+        '\u{2028}',
+        '\u{2029}',
+        '\u{2060}',
+        '\u{2488}',
+        '\u{3002}',
+        '\u{3000}',
+        '\u{fdd0}',
+        '\u{fe0f}',
+        '\u{feff}',
+        '\u{ff03}',
+        '\u{ff05}',
+        '\u{ff0e}',
+        '\u{ff21}',
+        '\u{ff61}',
+        '\u{fffd}',
+        '\u{ffff}',
+        '\u{e000}',
+        '\u{1c89}',
+        '\u{a7cb}',
+        '\u{2ebf0}',
+        '\u{1f4a9}',
+        '\u{e0001}',
+        '\u{e0100}',
+        '\u{10ffff}',
+        '!',
+        '"',
+        '#',
+        '$',
+        '%',
+        '&',
+        '\'',
+        '(',
+        '*',
+        '+',
+        ',',
+        ':',
+        ';',
+        '<',
+        '=',
+        '>',
+        '?',
+        '@',
+        '[',
+        '\\',
+        ']',
+        '^',
+        '_',
+        '`',
+        '{',
+        '|',
+        '}',
+        '~',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '.',
+        '-',
+        'A',
+        'é',
+        'ü',
+    ];
+    atoms.extend(chars.iter().map(|c| c.to_string()));
+    for c in chars {
+        atoms.push(format!("a{c}"));
+        atoms.push(format!("{c}b"));
+    }
+    // Names that are valid or invalid only as a whole label.
+    atoms.extend(
+        [
+            "faß",
+            "bücher",
+            "\u{5d0}\u{5d1}",
+            "\u{5d0}a",
+            "a\u{5d0}",
+            "1\u{5d0}",
+            "\u{5d0}1",
+            "\u{627}\u{660}",
+            "\u{627}1\u{660}",
+            "\u{627}\u{6f0}",
+            "\u{5d0}\u{300}",
+            "\u{915}\u{94d}\u{200c}",
+            "\u{915}\u{94d}\u{200d}",
+            "\u{628}\u{200c}\u{628}",
+            "a\u{200c}b",
+            "\u{628}\u{200c}",
+            "\u{200c}\u{628}",
+            "\u{1f4a9}\u{1f4a9}",
+            "\u{3a3}\u{3a3}",
+            "\u{130}x",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    // The Punycode of names valid and not: decoding is the only check
+    // Node makes of an ASCII xn-- label.
+    let snapshot = atoms.clone();
+    for a in snapshot.iter().filter(|a| !a.is_ascii()) {
+        let chars: Vec<char> = a.chars().collect();
+        if let Some(p) = idna::punycode::encode(&chars) {
+            atoms.push(format!("xn--{p}"));
+        }
+    }
+    atoms
+}
+
+/// URLs as `homepage` and `eula` may hold them: schemes as written in any
+/// case, with and without slashes (back slashes too), user info with good
+/// and bad percent-encoding, ports, IPv6 literals, white space around, and
+/// hosts made of one to three `host_atoms` joined by dots.
+pub fn urls() -> Vec<String> {
+    let atoms = host_atoms();
+    let mut out: Vec<String> = atoms.iter().map(|a| format!("http://{a}/")).collect();
+    out.extend(atoms.iter().map(|a| format!("https://x.{a}")));
+    out.extend(atoms.iter().map(|a| format!("HTTP:{a}")));
+    let schemes = ["http:", "https:", "HTTP:", "Https:", "hTtP:", "ftp:", "javascript:", "http", ""];
+    let slashes = ["//", "\\\\", "/\\", "/", "", "///"];
+    let users = ["", "u@", "u:p@", "%41@", "%zz@", "%E0%A4%A@", "%C3%A9@", "%C0%80@", "%ED%A0%80@", "a@b@", "%@"];
+    let ports = ["", ":80", ":", ":x", ":8a"];
+    let tails = ["", "/", "/p?q#f", "?x", "#y", " z", "\\x", "/\u{2028}"];
+    let spaces = ["", " ", "\u{1}", "\u{a0}", "\u{feff}", "\u{2028}"];
+    let ipv6 = ["[::1]", "[::1]x", "[", "[]", "[a\u{2028}]", "[\u{0}]", "[::1", "::1]", "[A:B]", "[%]"];
+    let mut rng = Rng::new(0x0c0f_fee0_0b1d_ab1e);
+    let mut pick = |n: usize| rng.below(n);
+    for i in 0..20_000 {
+        let host = if i % 16 == 0 {
+            ipv6[pick(ipv6.len())].to_string()
+        } else {
+            let labels = 1 + pick(3);
+            (0..labels).map(|_| atoms[pick(atoms.len())].as_str()).collect::<Vec<_>>().join(".")
+        };
+        let (scheme, slash) = if i % 4 == 0 {
+            (schemes[pick(schemes.len())], slashes[pick(slashes.len())])
+        } else {
+            (["http:", "https:"][pick(2)], "//")
+        };
+        let (user, port, tail) = (users[pick(users.len())], ports[pick(ports.len())], tails[pick(tails.len())]);
+        let (lead, trail) =
+            if i % 8 == 0 { (spaces[pick(spaces.len())], spaces[pick(spaces.len())]) } else { ("", "") };
+        out.push(format!("{lead}{scheme}{slash}{user}{host}{port}{tail}{trail}"));
+    }
     out
 }

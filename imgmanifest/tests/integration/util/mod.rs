@@ -2,3 +2,4 @@
 //! so it depends on nothing else here.
 
 pub mod cases;
+pub mod docker_cases;
