@@ -39,6 +39,15 @@ pub enum Resource {
     /// `zfs receive` into `partial` under imgadm's import `lock`, renamed
     /// to `dataset` and recorded in `record` when complete.
     Receive { partial: String, dataset: String, lock: PathBuf, record: PathBuf },
+    /// A dataset received under a name only this run uses (a build's zone
+    /// analog made from a cache layer), marked right after the receive:
+    /// destroyed unless another run's mark is on it.
+    Received { name: String, mountpoint: Option<PathBuf> },
+    /// A cache layer being stored (see `pipeline/cache/layer.rs`): received
+    /// into `partial` under the layer's `lock`, renamed to `dataset`,
+    /// described in `sidecar` and `record`; complete once the run's mark is
+    /// off it, and from then on never undone.
+    Layer { partial: String, dataset: String, lock: PathBuf, record: PathBuf, sidecar: PathBuf },
 }
 
 /// One output file: where it goes, where it is written first, and (once

@@ -194,6 +194,72 @@ impl<'a> Undoer<'a> {
             Resource::Receive { partial, dataset, lock, record } => {
                 self.receive(partial, dataset, lock, record, owner, live)
             }
+            Resource::Received { name, mountpoint } => {
+                let ours_or_unmarked = match self.zfs.get_if_exists(name, OWNER_PROPERTY) {
+                    Ok(None) => self.zfs.exists(name).unwrap_or(false),
+                    Ok(Some(mark)) => Owner::from_property(&mark).is_some_and(|o| o.same_run(owner)),
+                    Err(e) => {
+                        let action = Action::Destroy(name.clone());
+                        self.report.failures.push(Leftover { action, error: e.to_string() });
+                        false
+                    }
+                };
+                if ours_or_unmarked {
+                    if let Some(mp) = mountpoint {
+                        self.release(mp, &[]);
+                    }
+                    let zfs = self.zfs;
+                    self.act(Action::Destroy(name.clone()), || zfs.destroy(name, true).map_err(|e| e.to_string()));
+                }
+            }
+            Resource::Layer { partial, dataset, lock, record, sidecar } => {
+                self.layer(partial, dataset, lock, [record, sidecar], owner, live)
+            }
+        }
+    }
+
+    /// A cache layer: the partial receive goes; the layer goes with its
+    /// record and sidecar while it still carries the run's mark (not yet
+    /// complete); a complete one stays.
+    fn layer(&mut self, partial: &str, dataset: &str, lock: &Path, files: [&PathBuf; 2], owner: &Owner, live: bool) {
+        let Some(_held) = self.lock_unless_live(partial, lock, live) else { return };
+        let zfs = self.zfs;
+        if matches!(zfs.exists(partial), Ok(true)) {
+            self.act(Action::Destroy(partial.to_string()), || zfs.destroy(partial, true).map_err(|e| e.to_string()));
+        }
+        if !self.marked_by(dataset, owner) {
+            return;
+        }
+        if !self.act(Action::Destroy(dataset.to_string()), || zfs.destroy(dataset, true).map_err(|e| e.to_string())) {
+            return;
+        }
+        for file in files {
+            for f in [file.clone(), atomic::temp_path(file, owner.pid)] {
+                if f.exists() {
+                    self.remove_file(f);
+                }
+            }
+        }
+    }
+
+    /// The lock a dead run's work is undone under (`Some(None)`: live, the
+    /// run holds it already); `None` if another run holds it.
+    fn lock_unless_live(&mut self, what: &str, lock: &Path, live: bool) -> Option<Option<FileLock>> {
+        if live {
+            return Some(None);
+        }
+        match FileLock::try_acquire(lock.to_path_buf()) {
+            Ok(Some(held)) => Some(Some(held)),
+            Ok(None) => {
+                let (what, lock) = (what.to_string(), lock.to_path_buf());
+                self.report.skipped.push(Skipped::Locked { what, lock });
+                None
+            }
+            Err(e) => {
+                let action = Action::Destroy(what.to_string());
+                self.report.failures.push(Leftover { action, error: format!("{}: {e}", lock.display()) });
+                None
+            }
         }
     }
 
@@ -216,23 +282,7 @@ impl<'a> Undoer<'a> {
         if record.exists() && self.marked_by(dataset, owner) {
             return; // installed and recorded: done
         }
-        let _held = if live {
-            None
-        } else {
-            match FileLock::try_acquire(lock.to_path_buf()) {
-                Ok(Some(held)) => Some(held),
-                Ok(None) => {
-                    let (what, lock) = (partial.to_string(), lock.to_path_buf());
-                    self.report.skipped.push(Skipped::Locked { what, lock });
-                    return;
-                }
-                Err(e) => {
-                    let action = Action::Destroy(partial.to_string());
-                    self.report.failures.push(Leftover { action, error: format!("{}: {e}", lock.display()) });
-                    return;
-                }
-            }
-        };
+        let Some(_held) = self.lock_unless_live(partial, lock, live) else { return };
         // A record being written when the owner was killed.
         let partial_record = atomic::temp_path(record, owner.pid);
         if partial_record.exists() {
