@@ -121,6 +121,23 @@ impl Zfs {
             .collect())
     }
 
+    /// `props` of `dataset` and everything below it, in one command:
+    /// `(name, property, value)`, unset ones left out.
+    pub fn get_recursive(&self, dataset: &str, props: &[&str]) -> Result<Vec<(String, String, String)>, ZfsError> {
+        let list = props.join(",");
+        let out =
+            self.run("get", dataset, &["get", "-Hp", "-r", "-o", "name,property,value,source", &list, dataset])?;
+        Ok(out
+            .lines()
+            .filter_map(|line| {
+                let mut cols = line.splitn(4, '\t');
+                let (name, prop, value, source) =
+                    (cols.next()?, cols.next()?, cols.next()?, cols.next().unwrap_or("-"));
+                (!(value == "-" && source == "-")).then(|| (name.to_string(), prop.to_string(), value.to_string()))
+            })
+            .collect())
+    }
+
     /// One exact value, `None` when unset.
     pub fn get_one(&self, name: &str, prop: &str) -> Result<Option<String>, ZfsError> {
         Ok(self.get(name, &[prop])?.remove(prop))
@@ -171,6 +188,11 @@ impl Zfs {
 
     pub fn set(&self, name: &str, prop: &str, value: &str) -> Result<(), ZfsError> {
         self.run_mounting("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
+    }
+
+    /// Removes a local property setting (a user property is then unset).
+    pub fn inherit(&self, name: &str, prop: &str) -> Result<(), ZfsError> {
+        self.run_mounting("inherit", name, &["inherit", prop, name]).map(drop)
     }
 
     /// Everything at or below `dataset` (every pool if `None`), snapshots

@@ -170,6 +170,19 @@ impl Client {
         })
     }
 
+    /// `GET` of any URL (a package repository's summary): the body to
+    /// read, or `None` for a 404. Retried while nothing was received.
+    pub fn get_url(&self, url: &str) -> Result<Option<Box<dyn Read + Send>>, ClientError> {
+        self.retried(|| {
+            let response = self.agent.get(url).call().map_err(|e| transport(url, e))?;
+            match response.status().as_u16() {
+                404 => Ok(None),
+                200..=299 => Ok(Some(Box::new(response.into_body().into_reader()) as Box<dyn Read + Send>)),
+                _ => Err(status_error(url, response)),
+            }
+        })
+    }
+
     /// `POST /images/:uuid?action=import` (AdminImportImage) with the manifest.
     pub fn import_image(&self, uuid: &str, manifest: &Value) -> Result<Value, ClientError> {
         let url = self.url(&format!("/images/{uuid}"), &[("action", "import")]);
