@@ -25,6 +25,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Build(cmd::build::Args),
+    /// The layer cache: list and prune cached layers.
+    #[command(subcommand)]
+    Cache(cmd::cache::Command),
     Cleanup(cmd::cleanup::Args),
     Create(cmd::create::Args),
     Install(cmd::install::Args),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     // exit status 1 instead of 101.
     let result = catch_unwind(AssertUnwindSafe(|| match cli.command {
         Command::Build(args) => cmd::build::run(&exec, args),
+        Command::Cache(command) => cmd::cache::run(&exec, command),
         Command::Cleanup(args) => cmd::cleanup::run(&exec, args),
         Command::Create(args) => cmd::create::run(&exec, args),
         Command::Install(args) => cmd::install::run(&exec, args),

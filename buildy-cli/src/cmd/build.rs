@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use imgcreate::host::exec::Exec;
 use imgcreate::image::model::FileCompression;
+use imgcreate::pipeline::cache::{CacheMode, CacheOptions};
 use imgcreate::pipeline::{build, valid_packages, BuildOptions, ChrootMount};
 use imgcreate::source::Source;
 use serde_json::{json, Value};
@@ -73,6 +74,29 @@ pub struct Args {
     /// The channel to import the base image from (default: the server's).
     #[arg(short = 'C', long = "channel")]
     channel: Option<String>,
+    /// Build every layer again and store nothing (the layer cache off).
+    #[arg(long, conflicts_with = "cache_strict")]
+    no_cache: bool,
+    /// Fail (exit 1, naming the layer and what changed) instead of building
+    /// a layer the cache does not have.
+    #[arg(long)]
+    cache_strict: bool,
+    /// Prune least recently used layers beyond this after the build (e.g. 20G;
+    /// default: the smaller of 20 GiB and a quarter of the root's free space).
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
+    cache_max_size: Option<u64>,
+    /// Publish each new layer to this IMGAPI as it is built.
+    #[arg(long, value_name = "URL")]
+    cache_to: Option<String>,
+    /// Ask this IMGAPI for layers this host lacks (repeatable, in order).
+    #[arg(long, value_name = "URL")]
+    cache_from: Vec<String>,
+    /// Sign --cache-to requests as this user (with --cache-key).
+    #[arg(long, requires = "cache_key", value_name = "USER")]
+    cache_user: Option<String>,
+    /// The --cache-user's RSA ssh private key.
+    #[arg(long, requires = "cache_user", value_name = "FILE")]
+    cache_key: Option<PathBuf>,
     #[command(flatten)]
     store: ImageStore,
 }
@@ -128,6 +152,7 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
         sources: build_sources(&args.sources, args.channel.as_deref())?,
         client: super::client_options(),
         lock_dir: imgcreate::host::lock::DEFAULT_LOCK_DIR.into(),
+        cache: cache_options(&args)?,
     };
     crate::signals::catch(exec);
     let result = build(&args.store.zfs(exec), &args.store.db(), &opts, &|line| log.line(line));
@@ -152,6 +177,22 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
         say(out);
     }
     Ok(0)
+}
+
+fn cache_options(args: &Args) -> Result<CacheOptions, Failure> {
+    let source = |url: &String| Source::parse(url, false).map_err(|e| Failure::Usage(e.to_string()));
+    let mode = match (args.no_cache, args.cache_strict) {
+        (true, _) => CacheMode::Off,
+        (false, true) => CacheMode::Strict,
+        (false, false) => CacheMode::On,
+    };
+    Ok(CacheOptions {
+        mode,
+        max_size: args.cache_max_size,
+        to: args.cache_to.as_ref().map(source).transpose()?,
+        from: args.cache_from.iter().map(source).collect::<Result<_, _>>()?,
+        signer: args.cache_user.clone().zip(args.cache_key.clone()),
+    })
 }
 
 /// `--source` URLs, or buildimage's one source (configured sources are not

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod build;
+pub mod cache;
 pub mod cleanup;
 pub mod create;
 pub mod import;
@@ -74,6 +75,26 @@ pub fn read_json(path: &Path, what: &str) -> Result<serde_json::Value, Failure> 
     read.map_err(|e| Failure::Usage(format!("cannot read the {what} {}: {e}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| Failure::Usage(format!("the {what} in {} is not JSON: {e}", path.display())))
+}
+
+/// Parses a size: bytes, or with K, M, G or T (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("\"{s}\" is not a size (give bytes, or e.g. 500M, 20G)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("\"{s}\" is not a size (give bytes, or e.g. 500M, 20G)"))?;
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("\"{s}\" is too large"))
 }
 
 /// Parses `none|gzip|bzip2|xz`.

@@ -15,6 +15,7 @@
 //! before the destroy), and reports the error that started it. `buildy
 //! cleanup` does the same for builds that were killed outright.
 
+pub mod cache;
 mod inside;
 pub mod step;
 pub mod steps;
@@ -73,6 +74,7 @@ pub struct BuildOptions {
     pub client: ClientOptions,
     /// imgadm's import locks.
     pub lock_dir: PathBuf,
+    pub cache: cache::CacheOptions,
 }
 
 /// One step and how long it took.
@@ -80,6 +82,8 @@ pub struct BuildOptions {
 pub struct StepTime {
     pub step: &'static str,
     pub seconds: f64,
+    #[serde(flatten)]
+    pub cache: cache::StepCache,
 }
 
 /// A finished build.
@@ -144,6 +148,10 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("--cache-strict: the {layer} layer is not cached ({changed})")]
+    CacheStrict { layer: &'static str, changed: String },
+    #[error("publishing a cache layer failed: {0}")]
+    CachePublish(String),
     #[error("{error}; undoing it also failed ({left}); `buildy cleanup` will finish the job")]
     Undo { error: Box<BuildError>, left: Leftovers },
 }
@@ -170,7 +178,7 @@ impl BuildError {
     }
 }
 
-fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+pub(crate) fn io_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
     let what = what.into();
     move |source| BuildError::Io { what, source }
 }
@@ -195,6 +203,10 @@ pub struct Build<'a> {
     /// The image, made by the create step, put in place last.
     pub staged: Option<Staged>,
     steps: Vec<StepTime>,
+    /// The proto tree's digest (the copy step's input), once hashed.
+    pub proto_digest: String,
+    /// What the cache did for the steps now running.
+    step_cache: cache::StepCache,
 }
 
 impl Build<'_> {
@@ -213,6 +225,14 @@ impl Build<'_> {
 
     pub fn journal_mut(&mut self) -> &mut Journal {
         &mut self.journal
+    }
+
+    /// Adds `seconds` to the report's line for `step`.
+    pub fn record_time(&mut self, step: &'static str, seconds: f64, cache: cache::StepCache) {
+        match self.steps.last_mut() {
+            Some(last) if last.step == step && last.cache == cache => last.seconds += seconds,
+            _ => self.steps.push(StepTime { step, seconds, cache }),
+        }
     }
 
     /// Records `resource` in the journal; call before creating it.
@@ -249,7 +269,7 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
             };
             let seconds = start.elapsed().as_secs_f64();
             log(&format!("step {}: {seconds:.3} s", steps::import::NAME));
-            times.push(StepTime { step: steps::import::NAME, seconds });
+            times.push(StepTime { step: steps::import::NAME, seconds, cache: cache::StepCache::off() });
             base
         }
     };
@@ -267,6 +287,8 @@ pub fn build(zfs: &Zfs, db: &ImageDb, opts: &BuildOptions, log: &dyn Fn(&str)) -
         packages: Packages::default(),
         staged: None,
         steps: times,
+        proto_digest: String::new(),
+        step_cache: cache::StepCache::off(),
     };
     build.log(&format!(
         "Starting build for {} ({})",
@@ -306,7 +328,8 @@ fn js_text(m: &Map<String, Value>, key: &str) -> String {
 /// The steps, then the outputs put in place: the image is complete, and
 /// the journal empty, exactly when the manifest is in place.
 fn run_steps(build: &mut Build) -> Result<Built, BuildError> {
-    for step in steps::all(build.opts) {
+    cache::run_layers(build)?;
+    for step in steps::finalize(build.opts) {
         run_step(build, step.as_ref())?;
     }
     let staged = build.staged.take().expect("the create step staged the image");
@@ -317,6 +340,7 @@ fn run_steps(build: &mut Build) -> Result<Built, BuildError> {
         build.log(&format!("Finished the image before {reason} stopped the build"));
     }
     build.journal.remove().map_err(io_error("removing the build journal"))?;
+    cache::prune::after_build(build);
     Ok(Built {
         manifest: created.manifest.into_json(),
         manifest_path: created.manifest_path,
@@ -328,7 +352,7 @@ fn run_steps(build: &mut Build) -> Result<Built, BuildError> {
 }
 
 /// Runs one step, timed and logged; stops first if the build was cancelled.
-fn run_step(build: &mut Build, step: &dyn Step) -> Result<(), BuildError> {
+pub(crate) fn run_step(build: &mut Build, step: &dyn Step) -> Result<(), BuildError> {
     let stopped = |build: &Build| build.exec().cancelled().map(BuildError::Interrupted);
     if let Some(error) = stopped(build) {
         return Err(error);
@@ -345,11 +369,8 @@ fn run_step(build: &mut Build, step: &dyn Step) -> Result<(), BuildError> {
     result?;
     build.exec().checkpoint();
     let seconds = start.elapsed().as_secs_f64();
-    let name = step.reported_as();
-    match build.steps.last_mut() {
-        Some(last) if last.step == name => last.seconds += seconds,
-        _ => build.steps.push(StepTime { step: name, seconds }),
-    }
+    let cache = build.step_cache.clone();
+    build.record_time(step.reported_as(), seconds, cache);
     build.log(&format!("step {}: {seconds:.3} s", step.name()));
     Ok(())
 }

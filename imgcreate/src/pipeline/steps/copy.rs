@@ -13,7 +13,8 @@ impl Step for Copy {
     }
 
     fn inputs(&self, build: &Build) -> Vec<(&'static str, String)> {
-        vec![("proto dir", build.opts.proto_dir.display().to_string())]
+        // Its content, not its path: a checkout elsewhere hits the same layer.
+        vec![("proto", build.proto_digest.clone())]
     }
 
     fn run(&self, build: &mut Build) -> Result<(), BuildError> {

@@ -54,8 +54,11 @@ impl Step for Packages {
 
     fn inputs(&self, build: &Build) -> Vec<(&'static str, String)> {
         let opts = build.opts;
+        let mut packages = opts.packages.clone();
+        packages.sort();
+        packages.dedup();
         vec![
-            ("packages", opts.packages.join(",")),
+            ("packages", packages.join(",")),
             ("upgrade first", opts.upgrade_first.to_string()),
             ("audit", opts.audit.to_string()),
         ]
