@@ -26,7 +26,13 @@ fn the_buildimage_command_line_builds_an_image_that_installs() {
     assert!(prefixed > 20, "log lines carry buildimage's [ssss.ssssssss] prefix: {log}");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps: Vec<&str> = result["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["clone", "copy", "mount", "packages", "clean", "unmount", "create", "destroy"]);
+    // A cold build: packages first, each layer stored, then the finalize steps.
+    assert_eq!(
+        steps,
+        ["hash", "clone", "mount", "packages", "unmount", "store", "copy", "store", "clean", "create", "destroy"]
+    );
+    let cache: Vec<&str> = result["steps"].as_array().unwrap().iter().map(|s| s["cache"].as_str().unwrap()).collect();
+    assert_eq!(cache, ["off", "off", "miss", "miss", "miss", "off", "miss", "off", "off", "off", "off"]);
     assert_eq!(result["packages"], serde_json::json!(["figlet-2.2.5", "hello-1.0", "vulnpkg-0.9"]));
 
     let version = "master-20261123T120000Z-g1234567";

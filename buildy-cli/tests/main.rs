@@ -3,6 +3,7 @@
 //! each bug fixed. The ZFS tests run on the pool `scripts/test.sh` makes.
 
 mod build;
+mod cache;
 mod images;
 mod imgapi;
 mod pack_inspect;

@@ -120,6 +120,19 @@ impl TestZfs {
         names
     }
 
+    /// The uuids of the complete cache layers under `top`: marked with
+    /// their key, no run's mark left on them.
+    pub fn layers(&self) -> Vec<String> {
+        let marked = zfs(&["get", "-H", "-o", "name,value", "-s", "local", "-r", "buildy:layer", &self.top]);
+        let owned = zfs(&["get", "-H", "-o", "name", "-s", "local", "-r", "buildy:owner", &self.top]);
+        marked
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(name, _)| !owned.lines().any(|o| o == *name))
+            .filter_map(|(name, _)| Some(name.rsplit_once('/')?.1.to_string()))
+            .collect()
+    }
+
     /// Every file under the scratch directory except mounts: outputs, db records, partials.
     pub fn files(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -332,14 +345,26 @@ pub fn wait_for_chroots(t: &TestZfs, n: usize) {
 
 /// The state a finished or undone build must leave: datasets and files as
 /// before, no mounts, no mountpoints, no journals.
+/// Complete cache layers (which builds keep by design) are not counted.
 pub fn assert_nothing_left(t: &TestZfs, before: &(Vec<String>, Vec<String>)) {
-    assert_eq!(&(t.everything(), t.files()), before, "datasets, outputs or records left behind");
+    let layers = t.layers();
+    let is_layer = |name: &str| layers.iter().any(|uuid| name.contains(uuid.as_str()));
+    let datasets: Vec<String> = t.everything().into_iter().filter(|n| !is_layer(n)).collect();
+    let files: Vec<String> = t.files().into_iter().filter(|n| !is_layer(n)).collect();
+    assert_eq!(&(datasets, files), before, "datasets, outputs or records left behind");
     assert_eq!(imgcreate::host::mount::mounts_under(&t.work()), Vec::<PathBuf>::new(), "mounts left behind");
     let work: Vec<_> = fs::read_dir(t.work()).unwrap().flatten().map(|e| e.file_name()).collect();
     let journals = t.work().join("buildy-builds");
     let left: Vec<_> =
         fs::read_dir(&journals).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
-    assert!(work.iter().all(|n| n == "buildy-builds") && left.is_empty(), "work dir: {work:?}, journals: {left:?}");
+    let cache: Vec<_> = fs::read_dir(t.work().join("buildy-cache"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(cache.iter().all(|n| n.starts_with("proto-stat-")), "partial cache files left: {cache:?}");
+    assert!(
+        work.iter().all(|n| n == "buildy-builds" || n == "buildy-cache") && left.is_empty(),
+        "work dir: {work:?}, journals: {left:?}"
+    );
 }
 
 impl TestZfs {
