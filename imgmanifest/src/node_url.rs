@@ -104,11 +104,13 @@ pub fn is_http_url(s: &str) -> bool {
     // The other URLs take a few hundred nanoseconds (IDNA mapping,
     // Punycode): the verdicts of the last few are kept, so that a manifest
     // validated in several modes has each URL parsed once.
-    if let Some(verdict) = RECENT.with(|r| r.borrow().get(s)) {
+    // Per thread, so never shared; `try_with`, because a thread's other
+    // thread-local destructors may validate after this one has gone.
+    if let Ok(Some(verdict)) = RECENT.try_with(|r| r.borrow().get(s)) {
         return verdict;
     }
     let verdict = parse_http_host(s).is_some_and(|r| r.is_ok());
-    RECENT.with(|r| r.borrow_mut().put(s, verdict));
+    let _ = RECENT.try_with(|r| r.borrow_mut().put(s, verdict));
     verdict
 }
 
@@ -890,6 +892,42 @@ mod tests {
             assert_eq!(host(s), Err(UrlError::UriMalformed), "{s:?}");
         }
         assert_eq!(host("http://%C3%A9@x"), Ok(Some("x".into())));
+    }
+
+    /// The kept verdicts are the verdicts: URLs that need the full parse,
+    /// valid and not, asked for again and again in orders that hit, miss
+    /// and evict (more URLs than kept ones), on several threads at once.
+    #[test]
+    fn kept_verdicts_are_the_verdicts() {
+        let urls = [
+            "http://ÄÖ.com/",
+            "http://xn--abc.com",
+            "https://XN--ZCA.de",
+            "http://a\u{2028}b/",
+            "http://%zz@x/",
+            "http://a:b@c:d/",
+            "http://[::1]x/",
+            "HTTP://faß.de",
+            "http://\u{fffd}.com",
+            &format!("http://é{}", "a".repeat(300)),
+        ];
+        let fresh: Vec<bool> = urls.iter().map(|s| parse_http_host(s).is_some_and(|r| r.is_ok())).collect();
+        assert!(fresh.contains(&true) && fresh.contains(&false));
+        let check = || {
+            for step in [1, 2, 3, 7, 1, 9] {
+                for k in 0..urls.len() * 3 {
+                    let i = k * step % urls.len();
+                    assert_eq!(is_http_url(urls[i]), fresh[i], "{:?}", urls[i]);
+                    assert_eq!(is_http_url(urls[i]), fresh[i], "{:?} again", urls[i]);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(check);
+            }
+        });
+        check();
     }
 
     #[test]
