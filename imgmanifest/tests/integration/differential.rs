@@ -194,10 +194,13 @@ fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
             t.agreements += 1;
             t.count("upgrade (both refuse)", 1);
         }
-        (theirs, ours) => t.mismatches.push(format!(
-            "case {id} upgrade:\n  node:   {theirs:?} {}\n  buildy: {ours:?}\n  {manifest}",
-            node["upgrade"]
-        )),
+        (theirs, ours) => {
+            t.mismatches.push(format!(
+                "case {id} upgrade:\n  node:   {theirs:?} {}\n  buildy: {ours:?}\n  {manifest}",
+                node["upgrade"]
+            ));
+            t.count("upgrade", 3);
+        }
     }
 }
 
