@@ -98,7 +98,52 @@ pub fn is_http_url(s: &str) -> bool {
     if plain_http_url(s) {
         return true;
     }
-    parse_http_host(s).is_some_and(|r| r.is_ok())
+    if !has_http_protocol(s) {
+        return false;
+    }
+    // The other URLs take a few hundred nanoseconds (IDNA mapping,
+    // Punycode): the verdicts of the last few are kept, so that a manifest
+    // validated in several modes has each URL parsed once.
+    // Per thread, so never shared; `try_with`, because a thread's other
+    // thread-local destructors may validate after this one has gone.
+    if let Ok(Some(verdict)) = RECENT.try_with(|r| r.borrow().get(s)) {
+        return verdict;
+    }
+    let verdict = parse_http_host(s).is_some_and(|r| r.is_ok());
+    let _ = RECENT.try_with(|r| r.borrow_mut().put(s, verdict));
+    verdict
+}
+
+/// Whether the URL starts, after white space, with `http:` or `https:` in
+/// any case: the protocol `url.parse` must find.
+fn has_http_protocol(url: &str) -> bool {
+    let head = url.trim_start_matches(is_ws).as_bytes();
+    let prefix = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
+    prefix(b"http:") || prefix(b"https:")
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = const { std::cell::RefCell::new(Recent { urls: [const { None }; 4], next: 0 }) };
+}
+
+/// The last few URLs [`is_http_url`] parsed in full, with their verdicts.
+struct Recent {
+    urls: [Option<(Box<str>, bool)>; 4],
+    next: usize,
+}
+
+impl Recent {
+    fn get(&self, url: &str) -> Option<bool> {
+        self.urls.iter().flatten().find(|(u, _)| &**u == url).map(|&(_, v)| v)
+    }
+
+    fn put(&mut self, url: &str, verdict: bool) {
+        // Long ones are rare and not worth the copy.
+        if url.len() <= 256 {
+            self.urls[self.next] = Some((url.into(), verdict));
+            self.next = (self.next + 1) % self.urls.len();
+        }
+    }
 }
 
 /// Letters, digits, `.` and `-`: host bytes that need no IDNA work.
@@ -151,9 +196,7 @@ fn plain_http_url(s: &str) -> bool {
 fn parse_http_host(url: &str) -> Option<Result<(), UrlError>> {
     // Not `http:` or `https:` after the white space: settled before any
     // other work.
-    let head = url.trim_start_matches(is_ws).as_bytes();
-    let prefix = |p: &[u8]| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p);
-    if !prefix(b"http:") && !prefix(b"https:") {
+    if !has_http_protocol(url) {
         return None;
     }
     let rest = trimmed(url);
@@ -283,6 +326,9 @@ fn hostname_of(rest: &str, need_name: bool) -> Result<Cow<'_, str>, UrlError> {
         if let Some(ok) = quick_ascii_verdict(name.as_bytes()) {
             return if ok { Ok(Cow::Borrowed("")) } else { Err(UrlError::InvalidUrl) };
         }
+        if !name.is_ascii() {
+            return check_non_ascii_host(name).map(|()| Cow::Borrowed(""));
+        }
     }
     let lower: Cow<str> = if name.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
         Cow::Owned(js_lower(name))
@@ -297,9 +343,6 @@ fn hostname_of(rest: &str, need_name: bool) -> Result<Cow<'_, str>, UrlError> {
             Cow::Borrowed(l) => Cow::Borrowed(&l[1..l.len() - 1]),
             Cow::Owned(l) => Cow::Owned(l[1..l.len() - 1].to_string()),
         });
-    }
-    if !need_name && !lower.is_ascii() {
-        return check_non_ascii_host(&lower).map(|()| Cow::Borrowed(""));
     }
     let ascii = if lower.is_ascii() && !lower.contains('\0') && !has_punycode_label(&lower) {
         // to_ascii would give it back unchanged.
@@ -403,11 +446,18 @@ fn ada_to_ascii(domain: &str) -> Option<String> {
 
 /// A non-ASCII domain mapped and normalized, every label checked as ada
 /// checks it; `None` where ada fails.
-fn mapped_and_checked(domain: &str) -> Option<Vec<char>> {
-    if domain.chars().any(|c| in_ranges(DISALLOWED_IN_NODE, c)) {
+fn mapped_and_checked(domain: &str) -> Option<Mapped> {
+    mapped_and_checked_chars(domain.chars())
+}
+
+/// A mapped domain; most fit on the stack.
+type Mapped = smallvec::SmallVec<[char; 64]>;
+
+fn mapped_and_checked_chars(domain: impl Iterator<Item = char> + Clone) -> Option<Mapped> {
+    if domain.clone().any(|c| in_ranges(DISALLOWED_IN_NODE, c)) {
         return None;
     }
-    let mapped: Vec<char> = ADAPTER.map_normalize(domain.chars()).collect();
+    let mapped: Mapped = ADAPTER.map_normalize(domain).collect();
     if mapped.contains(&'\u{fffd}') {
         return None;
     }
@@ -426,16 +476,23 @@ fn mapped_and_checked(domain: &str) -> Option<Vec<char>> {
 }
 
 /// What [`to_ascii`] followed by `url.parse`'s checks decides for a
-/// lower-cased non-ASCII host name, without writing the Punycode: the
-/// result holds a forbidden character exactly where the mapped name holds
-/// one (Punycode adds only letters, digits and `-`).
-fn check_non_ascii_host(lower: &str) -> Result<(), UrlError> {
-    let mapped = mapped_and_checked(lower).ok_or(UrlError::InvalidUrl)?;
+/// non-ASCII host name (not yet lower-cased), without writing the
+/// Punycode: the result holds a forbidden character exactly where the
+/// mapped name holds one (Punycode adds only letters, digits and `-`).
+fn check_non_ascii_host(name: &str) -> Result<(), UrlError> {
+    // Lower-cased char by char, as `to_lowercase` does but for a final
+    // sigma, which needs the whole string.
+    let mapped = if name.contains('\u{3a3}') {
+        mapped_and_checked(&js_lower(name))
+    } else {
+        mapped_and_checked_chars(name.chars().flat_map(char::to_lowercase))
+    };
+    let mapped = mapped.ok_or(UrlError::InvalidUrl)?;
     if mapped.contains(&'\0') {
         // Node cuts the result at the NUL: write it to see where.
-        return check_ascii_host(&to_ascii(lower));
+        return check_ascii_host(&to_ascii(&js_lower(name)));
     }
-    if mapped.is_empty() || mapped.iter().any(|&c| FORBIDDEN_HOST.contains(&c)) {
+    if mapped.is_empty() || mapped.iter().any(|&c| c.is_ascii() && FORBIDDEN_HOST_BYTE[c as usize]) {
         return Err(UrlError::InvalidUrl);
     }
     Ok(())
@@ -835,6 +892,42 @@ mod tests {
             assert_eq!(host(s), Err(UrlError::UriMalformed), "{s:?}");
         }
         assert_eq!(host("http://%C3%A9@x"), Ok(Some("x".into())));
+    }
+
+    /// The kept verdicts are the verdicts: URLs that need the full parse,
+    /// valid and not, asked for again and again in orders that hit, miss
+    /// and evict (more URLs than kept ones), on several threads at once.
+    #[test]
+    fn kept_verdicts_are_the_verdicts() {
+        let urls = [
+            "http://ÄÖ.com/",
+            "http://xn--abc.com",
+            "https://XN--ZCA.de",
+            "http://a\u{2028}b/",
+            "http://%zz@x/",
+            "http://a:b@c:d/",
+            "http://[::1]x/",
+            "HTTP://faß.de",
+            "http://\u{fffd}.com",
+            &format!("http://é{}", "a".repeat(300)),
+        ];
+        let fresh: Vec<bool> = urls.iter().map(|s| parse_http_host(s).is_some_and(|r| r.is_ok())).collect();
+        assert!(fresh.contains(&true) && fresh.contains(&false));
+        let check = || {
+            for step in [1, 2, 3, 7, 1, 9] {
+                for k in 0..urls.len() * 3 {
+                    let i = k * step % urls.len();
+                    assert_eq!(is_http_url(urls[i]), fresh[i], "{:?}", urls[i]);
+                    assert_eq!(is_http_url(urls[i]), fresh[i], "{:?} again", urls[i]);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(check);
+            }
+        });
+        check();
     }
 
     #[test]

@@ -124,6 +124,16 @@ struct Tally {
     /// Node threw; buildy said invalid. Keyed by Node's exception text.
     deliberate: BTreeMap<String, usize>,
     mismatches: Vec<String>,
+    /// Per mode and for upgrade: compared, identical, deliberate, mismatched.
+    by_kind: BTreeMap<&'static str, [usize; 4]>,
+}
+
+impl Tally {
+    fn count(&mut self, kind: &'static str, slot: usize) {
+        let row = self.by_kind.entry(kind).or_default();
+        row[0] += 1;
+        row[slot] += 1;
+    }
 }
 
 fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
@@ -140,18 +150,23 @@ fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
             let on_field = |e: &FieldError| !url_crash || e.field == "homepage" || e.field == "eula";
             if ours.iter().any(|e| e.code == Code::Invalid && on_field(e)) {
                 *t.deliberate.entry(crash_kind(crash.as_str().unwrap())).or_default() += 1;
+                t.count(mode, 2);
             } else {
                 t.mismatches.push(format!("case {id} {mode}: Node throws {crash}, buildy says {ours:?}\n  {manifest}"));
+                t.count(mode, 3);
             }
             continue;
         }
         let theirs = node_errors(&theirs["errors"]);
         if ours == theirs {
             t.agreements += 1;
+            t.count(mode, 1);
         } else if manifest.is_array() && !ours.is_empty() {
             *t.deliberate.entry("an array as manifest: buildy says it is not an object".into()).or_default() += 1;
+            t.count(mode, 2);
         } else {
             t.mismatches.push(format!("case {id} {mode}:\n  node:   {theirs:?}\n  buildy: {ours:?}\n  {manifest}"));
+            t.count(mode, 3);
         }
     }
     t.comparisons += 1;
@@ -171,12 +186,21 @@ fn compare_case(id: usize, manifest: &Value, node: &Value, t: &mut Tally) {
         }
     });
     match (&node["upgrade"].get("ok"), ours) {
-        (Some(Value::String(theirs)), Ok(ours)) if *theirs == ours => t.agreements += 1,
-        (None, Err(_)) => t.agreements += 1,
-        (theirs, ours) => t.mismatches.push(format!(
-            "case {id} upgrade:\n  node:   {theirs:?} {}\n  buildy: {ours:?}\n  {manifest}",
-            node["upgrade"]
-        )),
+        (Some(Value::String(theirs)), Ok(ours)) if *theirs == ours => {
+            t.agreements += 1;
+            t.count("upgrade", 1);
+        }
+        (None, Err(_)) => {
+            t.agreements += 1;
+            t.count("upgrade (both refuse)", 1);
+        }
+        (theirs, ours) => {
+            t.mismatches.push(format!(
+                "case {id} upgrade:\n  node:   {theirs:?} {}\n  buildy: {ours:?}\n  {manifest}",
+                node["upgrade"]
+            ));
+            t.count("upgrade", 3);
+        }
     }
 }
 
@@ -195,6 +219,11 @@ fn buildy_and_node_agree_on_every_generated_manifest() {
         println!("  deliberate difference ({n}): {why}");
     }
     println!("  mismatches: {}", t.mismatches.len());
+    for (kind, [compared, identical, deliberate, mismatched]) in &t.by_kind {
+        println!(
+            "  {kind}: {compared} compared, {identical} identical, {deliberate} deliberate, {mismatched} mismatches"
+        );
+    }
     for m in t.mismatches.iter().take(15) {
         println!("{m}");
     }
