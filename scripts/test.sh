@@ -44,6 +44,11 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The SmartOS code paths must build: check (and lint) for illumos, with
+# Debian's Rust building std from source (installed if needed).
+# shellcheck source=lib/illumos.sh
+source scripts/lib/illumos.sh
+illumos_check
 log "cargo test"
 # A watchdog: a deadlocked zfs-fuse must fail the run, not hang it.
 timeout --signal=KILL 1800 cargo test --workspace

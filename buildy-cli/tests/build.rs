@@ -156,10 +156,10 @@ fn cleanup_removes_what_a_killed_build_left_and_nothing_else() {
         assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
-    let mid = (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work()));
+    let mid = (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work()).unwrap());
     let dry = cleanup(&["--dry-run"]);
     assert_eq!(
-        (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work())),
+        (t.everything(), t.files(), imgcreate::host::mount::mounts_under(&t.work()).unwrap()),
         mid,
         "a dry run changes nothing"
     );
@@ -175,7 +175,7 @@ fn cleanup_removes_what_a_killed_build_left_and_nothing_else() {
     );
     assert!(!did.contains(&theirs), "{did}");
     // The live build is untouched: its analog and chroot are still there.
-    let live_mounts: Vec<_> = imgcreate::host::mount::mounts_under(&t.work());
+    let live_mounts: Vec<_> = imgcreate::host::mount::mounts_under(&t.work()).unwrap();
     assert_eq!(live_mounts.len(), 3, "the live build's analog, /dev and /proc: {live_mounts:?}");
     assert!(live_mounts.iter().all(|m| m.to_string_lossy().contains(&zoneproto(live.id()))));
     assert!(zfs_ok(&["list", &theirs]));

@@ -438,7 +438,7 @@ fn a_build_imports_its_missing_base_image_then_builds() {
     assert_success(&built);
     let result: Value = serde_json::from_slice(&built.stdout).unwrap();
     let steps: Vec<&str> = result["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(steps[..2], ["import", "clone"]);
+    assert_eq!(steps[..3], ["import", "hash", "clone"]);
     let log = String::from_utf8_lossy(&built.stderr);
     assert!(log.contains("step import: "), "{log}");
     // The result installs where the base is installed.

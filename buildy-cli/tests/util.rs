@@ -133,6 +133,18 @@ impl TestZfs {
             .collect()
     }
 
+    /// [`everything`](Self::everything) but complete cache layers.
+    pub fn everything_but_layers(&self) -> Vec<String> {
+        let layers = self.layers();
+        self.everything().into_iter().filter(|n| !layers.iter().any(|uuid| n.contains(uuid.as_str()))).collect()
+    }
+
+    /// [`files`](Self::files) but complete cache layers' records.
+    pub fn files_but_layers(&self) -> Vec<String> {
+        let layers = self.layers();
+        self.files().into_iter().filter(|n| !layers.iter().any(|uuid| n.contains(uuid.as_str()))).collect()
+    }
+
     /// Every file under the scratch directory except mounts: outputs, db records, partials.
     pub fn files(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -347,12 +359,8 @@ pub fn wait_for_chroots(t: &TestZfs, n: usize) {
 /// before, no mounts, no mountpoints, no journals.
 /// Complete cache layers (which builds keep by design) are not counted.
 pub fn assert_nothing_left(t: &TestZfs, before: &(Vec<String>, Vec<String>)) {
-    let layers = t.layers();
-    let is_layer = |name: &str| layers.iter().any(|uuid| name.contains(uuid.as_str()));
-    let datasets: Vec<String> = t.everything().into_iter().filter(|n| !is_layer(n)).collect();
-    let files: Vec<String> = t.files().into_iter().filter(|n| !is_layer(n)).collect();
-    assert_eq!(&(datasets, files), before, "datasets, outputs or records left behind");
-    assert_eq!(imgcreate::host::mount::mounts_under(&t.work()), Vec::<PathBuf>::new(), "mounts left behind");
+    assert_eq!(&(t.everything_but_layers(), t.files_but_layers()), before, "datasets, outputs or records left behind");
+    assert_eq!(imgcreate::host::mount::mounts_under(&t.work()).unwrap(), Vec::<PathBuf>::new(), "mounts left behind");
     let work: Vec<_> = fs::read_dir(t.work()).unwrap().flatten().map(|e| e.file_name()).collect();
     let journals = t.work().join("buildy-builds");
     let left: Vec<_> =

@@ -207,14 +207,10 @@ fn build_sources(urls: &[String], channel: Option<&str>) -> Result<Vec<Source>, 
 
 /// In a SmartOS zone, buildimage's (imgadm's) root: `zones/<zonename>/data`.
 fn zone_root(exec: &Exec) -> Option<String> {
-    let out = exec.output(&mut std::process::Command::new("/usr/bin/zonename")).ok()?;
-    let zone = String::from_utf8_lossy(&out).trim().to_string();
-    Some(if zone == "global" { "zones".into() } else { format!("zones/{zone}/data") })
+    imgcreate::host::zone::image_root(exec)
 }
 
 /// `joyent_20180807T230146Z` from `uname -v` on SmartOS, as buildimage reads it.
 fn smartos_platform_stamp(exec: &Exec) -> Option<String> {
-    let out = exec.output(std::process::Command::new("uname").arg("-v")).ok()?;
-    let version = String::from_utf8_lossy(&out).trim().to_string();
-    version.strip_prefix("joyent_").map(str::to_string)
+    imgcreate::host::zone::platform_stamp(exec)
 }

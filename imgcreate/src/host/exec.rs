@@ -316,7 +316,7 @@ impl Exec {
             // A cancel ran between the check above and the registration.
             kill_group(child.id());
         }
-        Ok(Running { child, line, exec: self.clone(), stderr: None, stderr_tail: None })
+        Ok(Running { child, line, exec: self.clone(), stderr: None, stderr_tail: None, guard: None })
     }
 
     fn unregister(&self, pid: u32) {
@@ -360,6 +360,8 @@ pub struct Running {
     stderr: Option<JoinHandle<String>>,
     /// Set by [`Exec::run_logged`], which reads stderr itself.
     stderr_tail: Option<String>,
+    /// Kept until the command has ended (a lock it must run under).
+    guard: Option<Box<dyn Send>>,
 }
 
 impl Running {
@@ -377,10 +379,17 @@ impl Running {
         &self.line
     }
 
+    /// Keeps `guard` (a lock the command must run under) until the command
+    /// has ended, however it ends.
+    pub fn hold_until_done(&mut self, guard: Box<dyn Send>) {
+        self.guard = Some(guard);
+    }
+
     /// Waits for the command; an unsuccessful exit is an error.
     pub fn wait(mut self) -> Result<(), CommandError> {
         drop(self.child.stdin.take());
         let status = self.child.wait();
+        self.guard = None;
         self.exec.unregister(self.child.id());
         let collected = self.stderr.take().map(|h| h.join().unwrap_or_default());
         let stderr = collected.or(self.stderr_tail.take()).unwrap_or_default();

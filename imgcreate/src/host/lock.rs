@@ -17,11 +17,11 @@ use super::exec::{CommandError, Exec};
 /// Where imgadm keeps its lock files.
 pub const DEFAULT_LOCK_DIR: &str = "/var/run";
 
-/// Operations that mount or unmount (zfs create, clone, destroy, rename,
-/// set; bind mounts) take this lock first: zfs-fuse can deadlock when two
-/// processes mount at once (seen on Debian 12's 0.7.0: two concurrent
-/// `zfs create -o mountpoint=...` hung a third of the time, never once
-/// serialized). Harmless elsewhere: these operations are short.
+/// On zfs-fuse, operations that mount or unmount (zfs create, clone,
+/// destroy, rename, set, receive; bind mounts) take this lock first:
+/// zfs-fuse can deadlock when two processes mount at once. The zfs
+/// [`Dialect`](super::zfs::Dialect) decides whether it is needed; other
+/// dialects never take it.
 pub const MOUNT_LOCK: &str = "/var/run/buildy-zfs-mount.lock";
 
 /// A held `flock(2)` lock on a file; released when dropped (or when the

@@ -1,18 +1,27 @@
 //! ZFS through the `zfs` command: the operations that creating and
-//! installing images need, for illumos, OpenZFS and zfs-fuse alike (so no
-//! `list -p`, which zfs-fuse lacks; exact numbers come from `get -Hp`).
+//! installing images need, for illumos, OpenZFS and zfs-fuse alike. What
+//! differs between them is decided by the [`Dialect`], detected once per
+//! run; exact numbers come from `get -Hp`, which all three have.
 //!
-//! Every error names the operation, the dataset, the command line, the exit
-//! status and stderr. "Dataset is busy", which ZFS reports transiently
-//! after unmounts, is retried a few times.
+//! Every command runs with `LC_ALL=C`. Every error names the operation,
+//! the dataset, the command line, the exit status and stderr, and has a
+//! [`ZfsErrorKind`] decided here. "Dataset is busy", which ZFS reports
+//! transiently after unmounts, is retried a few times.
+
+mod dialect;
+mod error;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use dialect::Dialect;
+pub use error::{ZfsError, ZfsErrorKind};
+
 use super::exec::{ChildReader, CommandError, Exec, Running};
-use super::lock;
+use super::lock::{self, FileLock};
 
 /// Where illumos and Debian install the command.
 pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
@@ -20,86 +29,105 @@ pub const DEFAULT_ZFS: &str = "/usr/sbin/zfs";
 /// Attempts for an operation that fails with "dataset is busy".
 const BUSY_ATTEMPTS: u32 = 6;
 
-/// A failed ZFS operation.
-#[derive(Debug, thiserror::Error)]
-#[error("zfs {op} of {dataset} failed: {source}")]
-pub struct ZfsError {
-    pub op: &'static str,
-    pub dataset: String,
-    #[source]
-    pub source: Box<CommandError>,
-}
-
-impl ZfsError {
-    /// The dataset (or snapshot) does not exist.
-    pub fn is_not_found(&self) -> bool {
-        self.source.stderr.contains("does not exist")
-    }
-
-    /// The pool or quota ran out of space.
-    pub fn is_out_of_space(&self) -> bool {
-        let e = &self.source.stderr;
-        e.contains("out of space") || e.contains("quota exceeded") || e.contains("No space left")
-    }
-
-    fn is_busy(e: &CommandError) -> bool {
-        e.stderr.contains("busy")
-    }
-}
-
 /// The `zfs` command at a configurable path, run by an executor.
 #[derive(Debug, Clone)]
 pub struct Zfs {
     path: PathBuf,
     exec: Exec,
+    /// Detected on first need, shared by clones (and the undo's view).
+    dialect: Arc<OnceLock<Dialect>>,
 }
 
 impl Zfs {
     pub fn new(path: impl AsRef<Path>, exec: &Exec) -> Zfs {
-        Zfs { path: path.as_ref().to_path_buf(), exec: exec.clone() }
+        Zfs { path: path.as_ref().to_path_buf(), exec: exec.clone(), dialect: Arc::default() }
+    }
+
+    /// A `zfs` whose dialect is known (no detection).
+    pub fn with_dialect(path: impl AsRef<Path>, exec: &Exec, dialect: Dialect) -> Zfs {
+        let zfs = Zfs::new(path, exec);
+        let _ = zfs.dialect.set(dialect);
+        zfs
     }
 
     /// The same command run by the undo's view of the executor.
     pub fn for_undo(&self) -> Zfs {
-        Zfs { path: self.path.clone(), exec: self.exec.for_undo() }
+        Zfs { path: self.path.clone(), exec: self.exec.for_undo(), dialect: self.dialect.clone() }
     }
 
     pub fn exec(&self) -> &Exec {
         &self.exec
     }
 
+    /// Which zfs this is, detected on the first call (by the undo's view of
+    /// the executor, so that a cancelled run still learns it right).
+    pub fn dialect(&self) -> &Dialect {
+        self.dialect.get_or_init(|| Dialect::detect(&self.exec.for_undo(), &self.path))
+    }
+
+    /// Buildy's mount lock if this dialect needs it around mounting
+    /// (zfs-fuse; see [`Dialect::needs_mount_lock`]); `None` elsewhere.
+    pub fn mount_lock(&self) -> Result<Option<FileLock>, CommandError> {
+        if self.dialect().needs_mount_lock() {
+            lock::mount_lock(&self.exec).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.path);
-        cmd.args(args);
+        cmd.args(args).env("LC_ALL", "C");
         cmd
     }
 
-    /// Runs `zfs ARGS` holding the mount lock (see [`lock::MOUNT_LOCK`]).
+    /// `list -H`, with `-p` where it exists.
+    fn list_args(&self) -> Vec<&'static str> {
+        if self.dialect().lists_exact() {
+            vec!["list", "-Hp"]
+        } else {
+            vec!["list", "-H"]
+        }
+    }
+
+    /// Runs `zfs ARGS` (which may mount or unmount), retrying "dataset is
+    /// busy"; the mount lock, where needed, is held for each attempt but
+    /// not through the back-off between them.
     fn run_mounting(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
-        let _lock = lock::mount_lock(&self.exec).map_err(|e| Zfs::error(op, dataset, e))?;
-        self.run(op, dataset, args)
+        self.run_retrying(op, dataset, args, true)
     }
 
     /// Runs `zfs ARGS`, retrying "dataset is busy", and returns stdout.
     fn run(&self, op: &'static str, dataset: &str, args: &[&str]) -> Result<String, ZfsError> {
+        self.run_retrying(op, dataset, args, false)
+    }
+
+    fn run_retrying(&self, op: &'static str, dataset: &str, args: &[&str], mounting: bool) -> Result<String, ZfsError> {
         let mut attempt = 1;
         loop {
-            match self.exec.output(&mut self.command(args)) {
+            let held = if mounting { self.mount_lock().map_err(|e| ZfsError::new(op, dataset, e))? } else { None };
+            let result = self.exec.output(&mut self.command(args));
+            drop(held);
+            match result {
                 Ok(out) => return Ok(String::from_utf8_lossy(&out).into_owned()),
-                Err(e) if attempt < BUSY_ATTEMPTS && ZfsError::is_busy(&e) => {
+                Err(e) => {
+                    let error = ZfsError::new(op, dataset, e);
+                    if attempt >= BUSY_ATTEMPTS || !error.is_busy() {
+                        return Err(error);
+                    }
                     if self.exec.sleep(Duration::from_millis(100 << attempt)).is_err() {
-                        return Err(Zfs::error(op, dataset, e));
+                        return Err(error);
                     }
                     attempt += 1;
                 }
-                Err(source) => return Err(Zfs::error(op, dataset, source)),
             }
         }
     }
 
     /// Whether a dataset or snapshot exists.
     pub fn exists(&self, name: &str) -> Result<bool, ZfsError> {
-        match self.run("list", name, &["list", "-H", "-o", "name", name]) {
+        let args = [&self.list_args()[..], &["-o", "name", name]].concat();
+        match self.run("list", name, &args) {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -153,11 +181,9 @@ impl Zfs {
 
     /// The snapshots of `dataset` itself, as names after the `@`, oldest first.
     pub fn snapshots(&self, dataset: &str) -> Result<Vec<String>, ZfsError> {
-        let out = self.run(
-            "list snapshots",
-            dataset,
-            &["list", "-H", "-t", "snapshot", "-o", "name", "-s", "createtxg", "-d", "1", dataset],
-        )?;
+        let mut args = self.list_args();
+        args.extend(["-t", "snapshot", "-o", "name", "-s", "createtxg", "-d", "1", dataset]);
+        let out = self.run("list snapshots", dataset, &args)?;
         Ok(out.lines().filter_map(|l| l.strip_prefix(dataset)?.strip_prefix('@')).map(str::to_string).collect())
     }
 
@@ -215,7 +241,9 @@ impl Zfs {
     /// The datasets in `pool` cloned from a snapshot of `dataset` (zfs-fuse
     /// has no `clones` property, so by each dataset's `origin`).
     pub fn clones_of(&self, pool: &str, dataset: &str) -> Result<Vec<String>, ZfsError> {
-        let out = self.run("list", pool, &["list", "-H", "-o", "name,origin", "-r", pool])?;
+        let mut args = self.list_args();
+        args.extend(["-o", "name,origin", "-r", pool]);
+        let out = self.run("list", pool, &args)?;
         let prefix = format!("{dataset}@");
         Ok(out
             .lines()
@@ -235,21 +263,45 @@ impl Zfs {
         args.push(snapshot);
         let mut cmd = self.command(&args);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped());
-        let running = self.exec.start(&mut cmd).map_err(|source| Zfs::error("send", snapshot, source))?;
+        let running = self.exec.start(&mut cmd).map_err(|source| ZfsError::new("send", snapshot, source))?;
         Ok(ChildReader::new(running))
     }
 
     /// `zfs receive TARGET`, started; the caller writes the stream to its
-    /// stdin and then waits.
+    /// stdin and then waits. See [`Zfs::receive_into`].
     pub fn receive(&self, target: &str) -> Result<Running, ZfsError> {
-        let mut cmd = self.command(&["receive", target]);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
-        self.exec.start(&mut cmd).map_err(|source| Zfs::error("receive", target, source))
+        self.receive_into(target, None)
     }
 
-    /// Wraps a failure of a command started by this module.
+    /// `zfs receive [-u] [-o origin=ORIGIN] TARGET`, started. Where the
+    /// dialect has them: `-u`, so that nothing is mounted, and `-o origin=`,
+    /// so that an incremental stream lands on the snapshot named (not just
+    /// one with the right guid). zfs-fuse mounts what it receives, so there
+    /// the mount lock is held until the command ends.
+    pub fn receive_into(&self, target: &str, origin: Option<&str>) -> Result<Running, ZfsError> {
+        let dialect = self.dialect();
+        let mut args = vec!["receive".to_string()];
+        if dialect.receives_unmounted() {
+            args.push("-u".into());
+        }
+        if let Some(origin) = origin.filter(|_| dialect.receives_with_origin()) {
+            args.extend(["-o".into(), format!("origin={origin}")]);
+        }
+        args.push(target.into());
+        let held = self.mount_lock().map_err(|source| ZfsError::new("receive", target, source))?;
+        let mut cmd = self.command(&as_strs(&args));
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+        let mut running = self.exec.start(&mut cmd).map_err(|source| ZfsError::new("receive", target, source))?;
+        if let Some(held) = held {
+            running.hold_until_done(Box::new(held));
+        }
+        Ok(running)
+    }
+
+    /// Wraps a failure of a command started by this module (a receive the
+    /// caller waited for), deciding its kind.
     pub fn error(op: &'static str, dataset: &str, source: CommandError) -> ZfsError {
-        ZfsError { op, dataset: dataset.to_string(), source: Box::new(source) }
+        ZfsError::new(op, dataset, source)
     }
 }
 
@@ -275,5 +327,62 @@ mod tests {
         let err = zfs.exists("pool/ds").unwrap_err();
         assert_eq!(err.dataset, "pool/ds");
         assert!(err.to_string().starts_with("zfs list of pool/ds failed: `/nonexistent/zfs list -H -o name pool/ds`"));
+        assert_eq!(err.kind, ZfsErrorKind::Other);
+    }
+
+    /// A stand-in `zfs` that writes its arguments and `LC_ALL` to a log and
+    /// fails like zfs with `stderr` (the dialects other than zfs-fuse cannot
+    /// run here, so their command lines are checked this way).
+    fn recording_zfs(dir: &Path, stderr: &str) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let (script, log) = (dir.join("zfs"), dir.join("log"));
+        let body = format!(
+            "#!/bin/sh\necho \"LC_ALL=$LC_ALL $*\" >> {}\ncat > /dev/null\necho \"{stderr}\" >&2\nexit 1\n",
+            log.display()
+        );
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (script, log)
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("buildy-zfs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn each_dialect_gets_its_flags_and_every_command_runs_in_the_c_locale() {
+        let dir = temp_dir("dialects");
+        let (script, log) = recording_zfs(&dir, "cannot open 'p/x': dataset does not exist");
+        let exec = Exec::default();
+        for (dialect, expected) in [
+            (Dialect::OpenZfs { version: None }, ["list -Hp -o name p/x", "receive -u -o origin=p/o@final p/x"]),
+            (Dialect::Illumos, ["list -Hp -o name p/x", "receive -u -o origin=p/o@final p/x"]),
+            (Dialect::ZfsFuse, ["list -H -o name p/x", "receive p/x"]),
+        ] {
+            let _ = std::fs::remove_file(&log);
+            let zfs = Zfs::with_dialect(&script, &exec, dialect.clone());
+            assert!(!zfs.exists("p/x").unwrap(), "not found is decided from the message");
+            let receive = zfs.receive_into("p/x", Some("p/o@final")).unwrap();
+            let err = Zfs::error("receive", "p/x", receive.wait().unwrap_err());
+            assert!(err.is_not_found());
+            let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
+            let expected: Vec<String> = expected.iter().map(|l| format!("LC_ALL=C {l}")).collect();
+            assert_eq!(lines, expected, "{dialect}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn busy_is_retried_and_then_reported_as_busy() {
+        let dir = temp_dir("busy");
+        let (script, log) = recording_zfs(&dir, "cannot destroy 'p/x': dataset is busy");
+        let zfs = Zfs::with_dialect(&script, &Exec::default(), Dialect::Illumos);
+        let err = zfs.destroy("p/x", false).unwrap_err();
+        assert_eq!(err.kind, ZfsErrorKind::Busy);
+        assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), BUSY_ATTEMPTS as usize);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

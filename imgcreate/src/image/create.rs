@@ -29,6 +29,7 @@ use super::owner::OWNER_PROPERTY;
 use crate::atomic::{self, FileId, TempFile};
 use crate::host::exec::Exec;
 use crate::host::zfs::{Zfs, ZfsError};
+use crate::host::zone;
 use crate::pack::{pack_into, PackError, PackOptions, PackedFile, Progress};
 
 /// The platform a SmartOS image is made on (`sysinfo`'s "SDC Version" and
@@ -42,12 +43,8 @@ pub struct Platform {
 impl Platform {
     /// This machine's platform, from SmartOS's `sysinfo`; `None` elsewhere.
     pub fn current(exec: &Exec) -> Option<Platform> {
-        let out = exec.output(&mut std::process::Command::new("/usr/bin/sysinfo")).ok()?;
-        let info: Value = serde_json::from_slice(&out).ok()?;
-        Some(Platform {
-            sdc_version: info.get("SDC Version")?.as_str()?.to_string(),
-            live_image: info.get("Live Image")?.as_str()?.to_string(),
-        })
+        let (sdc_version, live_image) = zone::sysinfo_platform(exec)?;
+        Some(Platform { sdc_version, live_image })
     }
 }
 

@@ -334,7 +334,10 @@ fn receive_and_record(
     let input = std::fs::File::open(file).map_err(read_error)?;
     let mut stream = codec::decompressor(&compression.to_manifest(), io::BufReader::with_capacity(1 << 20, input))
         .map_err(read_error)?;
-    let receive = zfs.receive(partial)?;
+    // An incremental stream is received onto its origin's @final by name
+    // where zfs can say so (its guid was checked before).
+    let origin = manifest.origin.map(|o| format!("{root}/{o}@final"));
+    let receive = zfs.receive_into(partial, origin.as_deref())?;
     feed(receive, &mut stream).map_err(|e| match e {
         Fed::Read(source) => read_error(source),
         Fed::Receive(source) => {

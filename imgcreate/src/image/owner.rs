@@ -20,11 +20,12 @@ pub struct Owner {
     pub purpose: String,
     pub host: String,
     pub pid: u32,
-    /// The kernel's boot id where there is one: a pid from another boot is dead.
+    /// What identifies the boot (Linux's boot id, illumos's boot time): a
+    /// pid from another boot is dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
-    /// When the process started (Linux: clock ticks after boot), so a
-    /// reused pid is not taken for the owner.
+    /// When the process started (Linux: clock ticks after boot; illumos:
+    /// nanoseconds since the epoch), so a reused pid is not taken for the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<u64>,
     /// Seconds since the epoch.
@@ -51,9 +52,9 @@ impl Owner {
         let pid = std::process::id();
         Owner {
             purpose: purpose.to_string(),
-            host: proc::hostname(exec),
+            host: proc::hostname(),
             pid,
-            boot_id: proc::boot_id(),
+            boot_id: proc::boot_id(exec),
             start_time: proc::start_time(pid),
             created,
             temp_files: Vec::new(),
@@ -63,10 +64,10 @@ impl Owner {
     /// Whether the owner still runs: same host, same boot, the pid exists
     /// and (where it can be read) started when the owner did.
     pub fn liveness(&self, exec: &Exec) -> Liveness {
-        if self.host != proc::hostname(exec) {
+        if self.host != proc::hostname() {
             return Liveness::OtherHost;
         }
-        if self.boot_id.is_some() && self.boot_id != proc::boot_id() {
+        if self.boot_id.is_some() && self.boot_id != proc::boot_id(exec) {
             return Liveness::Dead;
         }
         if !proc::exists(self.pid) {

@@ -170,12 +170,17 @@ impl<'a> Undoer<'a> {
                     self.remove_file(path.clone());
                 }
             }
-            Resource::Mount { path } => {
-                if mount::is_mounted(path) {
-                    let exec = self.zfs.exec();
-                    self.act(Action::Unmount(path.clone()), || mount::unmount(exec, path).map_err(|e| e.to_string()));
+            Resource::Mount { path } => match mount::is_mounted(path) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let zfs = self.zfs;
+                    self.act(Action::Unmount(path.clone()), || mount::unmount(zfs, path).map_err(|e| e.to_string()));
                 }
-            }
+                Err(e) => {
+                    let action = Action::Unmount(path.clone());
+                    self.report.failures.push(Leftover { action, error: e.to_string() });
+                }
+            },
             Resource::Outputs { files } => {
                 let last = files.last();
                 let complete = last.is_some_and(|f| f.id.is_some() && FileId::of(&f.target) == f.id);
@@ -305,12 +310,20 @@ impl<'a> Undoer<'a> {
         for (pid, name) in proc::processes_inside(mountpoint) {
             self.act(Action::Kill(pid, name), || proc::kill_and_wait(exec, pid));
         }
+        // If the mount table cannot be read, that is reported, and every
+        // recorded mount is tried.
+        let table = mount::mounts_under(mountpoint).unwrap_or_else(|e| {
+            let action = Action::Unmount(mountpoint.to_path_buf());
+            self.report.failures.push(Leftover { action, error: e.to_string() });
+            Vec::new()
+        });
         let mut under: Vec<PathBuf> = recorded.to_vec();
-        under.extend(mount::mounts_under(mountpoint).into_iter().filter(|m| m != mountpoint));
+        under.extend(table.into_iter().filter(|m| m != mountpoint));
         under.sort_by(|a, b| b.components().count().cmp(&a.components().count()).then(a.cmp(b)));
         under.dedup();
-        for m in under.into_iter().filter(|m| mount::is_mounted(m)) {
-            self.act(Action::Unmount(m.clone()), || mount::unmount(exec, &m).map_err(|e| e.to_string()));
+        let zfs = self.zfs;
+        for m in under.into_iter().filter(|m| mount::is_mounted(m).unwrap_or(true)) {
+            self.act(Action::Unmount(m.clone()), || mount::unmount(zfs, &m).map_err(|e| e.to_string()));
         }
     }
 

@@ -8,7 +8,7 @@ use crate::host::zfs::{Zfs, ZfsError};
 
 pub fn send_receive(zfs: &Zfs, snapshot: &str, origin: &str, target: &str) -> Result<(), ZfsError> {
     let mut stream = zfs.send(snapshot, Some(origin))?;
-    let mut receive = zfs.receive(target)?;
+    let mut receive = zfs.receive_into(target, Some(origin))?;
     let mut stdin = receive.take_stdin();
     let mut buf = vec![0u8; 1 << 20];
     let copied = loop {

@@ -23,12 +23,9 @@ impl ChrootMount {
             .then(|| ChrootMount { source: source.into(), target: target.into() })
     }
 
-    /// The platform's default set: illumos zone images are sparse and take
-    /// these from the host (read-only); Linux images carry their userland.
+    /// The platform's default set (see [`mount::CHROOT_DEFAULTS`]).
     pub fn defaults() -> Vec<ChrootMount> {
-        let dirs: &[&str] =
-            if cfg!(target_os = "illumos") { &["/dev", "/lib", "/proc", "/sbin", "/usr"] } else { &["/dev", "/proc"] };
-        dirs.iter().map(|d| ChrootMount { source: d.into(), target: d.into() }).collect()
+        mount::CHROOT_DEFAULTS.iter().map(|d| ChrootMount { source: d.into(), target: d.into() }).collect()
     }
 }
 
@@ -57,7 +54,7 @@ impl Step for Mount {
                 build.made_dirs.push(target.clone());
             }
             build.create(Resource::Mount { path: target.clone() })?;
-            mount::bind(build.exec(), &m.source, &target, cfg!(target_os = "illumos"))
+            mount::bind(build.zfs, &m.source, &target)
                 .map_err(|source| BuildError::Command { step: "mounting into the chroot", source })?;
             build.mounts.push(target.clone());
             build.log(&format!("Mounted {} on {}", m.source.display(), target.display()));

@@ -18,7 +18,7 @@ impl Step for Unmount {
 
     fn run(&self, build: &mut Build) -> Result<(), BuildError> {
         while let Some(target) = build.mounts.last().cloned() {
-            mount::unmount(build.exec(), &target)
+            mount::unmount(build.zfs, &target)
                 .map_err(|source| BuildError::Command { step: "unmounting the chroot", source })?;
             build.log(&format!("Umounted {}", target.display()));
             build.mounts.pop();
