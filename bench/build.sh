@@ -72,16 +72,18 @@ du -sh "$bench/proto" "$bench/packages" >&2
 echo "==> the base image" >&2
 base=$(BUILDY=$buildy BUILDY_EXTRA_PACKAGES=$bench/packages fixtures/base-image/make.sh "$top/images" "$bench/db" "$bench/out")
 
-run() { # label, extra args...
-    local label=$1; shift
+run() { # label, packages
+    local label=$1 packages=$2
     "$buildy" build -i "$base" -d "$bench/proto" -m '{"name": "svc", "version": "1.0.0"}' \
-        -p noderuntime,bigdata "$@" -P "$label" --root "$top/images" --db "$bench/db" \
-        --output-dir "$bench/out" --work-dir "$bench/work" --json 2>"$bench/$label.log" >"$bench/$label.json"
+        -p "$packages" -P "$label" --root "$top/images" --db "$bench/db" \
+        --output-dir "$bench/out" --work-dir "$bench/work" --json 2>"$bench/$label.log" >"$bench/$label.json" ||
+        { tail -20 "$bench/$label.log" >&2; return 1; }
 }
-echo "==> cold" >&2; run cold
-echo "==> no change" >&2; run nochange
-echo "==> one file" >&2; echo "console.log('v2');" >"$bench/proto/opt/smartdc/svc/bin/server.js"; run onefile
-echo "==> +package" >&2; run addpkg -p noderuntime,bigdata,hello
+packages=noderuntime,bigdata
+echo "==> cold" >&2; run cold $packages
+echo "==> no change" >&2; run nochange $packages
+echo "==> one file" >&2; echo "console.log('v2');" >"$bench/proto/opt/smartdc/svc/bin/server.js"; run onefile $packages
+echo "==> +package" >&2; run addpkg $packages,hello
 
 echo
 uptime

@@ -89,6 +89,26 @@ fn a_changed_proto_file_or_package_rebuilds_only_its_layer_and_says_why() {
     assert_eq!(d["manifest"]["origin"], base.as_str());
     assert_eq!(d["packages"], nocache["packages"]);
 
+    // E: a file removed and one added: the proto layer is made from A's and
+    // the change, and equals a whole copy.
+    let change = |t: &TestZfs| {
+        fs::remove_file(t.dir.join("proto/opt/app/bin/run")).unwrap();
+        fs::write(t.dir.join("proto/etc/new.conf"), "x=1\n").unwrap();
+    };
+    let args = build_args(&t, &images, &base, "svc", &["-p", "hello", "-P", "e", "--json"]);
+    change(&t);
+    let out = run_build(&t, &args);
+    assert_success(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains(&format!("made from layer {} and 2 changed entries", layer_of(&a, "copy"))), "{log}");
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = build_args(&t, &images, &base, "svc", &["-p", "hello", "-P", "en", "--no-cache"]);
+    change(&t);
+    let whole = build_json(&t, &args);
+    let (e_root, whole_root) = (installed_root(&t, &images, &e, "e"), installed_root(&t, &images, &whole, "en"));
+    assert!(!e_root.join("opt/app/bin/run").exists() && e_root.join("etc/new.conf").is_file());
+    assert_eq!(describe_tree(&e_root), describe_tree(&whole_root));
+
     // Layers are images: `buildy list` shows them.
     let list = t.buildy(&["list", "--json", "--root", &images]);
     assert_success(&list);
@@ -222,8 +242,11 @@ fn a_second_agent_skips_the_cached_steps_with_cache_from() {
     let published: Vec<String> = server.requests().into_iter().filter(|r| r.method == "PUT").map(|r| r.path).collect();
     assert!(published.iter().any(|p| p.contains(&layer_of(&one, "packages"))), "{published:?}");
 
-    // Agent 2: its own root and database, only the base installed.
-    let root2 = t.root("agent2");
+    // Agent 2: its own pool, root and database, only the base installed.
+    // (Its own pool: zfs-fuse has no `receive -o origin=`, and finds an
+    // incremental stream's origin by guid, which both roots' base share.)
+    let pool2 = SecondPool::new("agent2");
+    let root2 = pool2.name.clone();
     let db2 = t.dir.join("db2");
     let install = ["install", "-q", "--root", &root2, "-m", &path(&base_files.0), "-f", &path(&base_files.1)];
     assert_success(&buildy_with(&install, &db2));
@@ -241,6 +264,41 @@ fn a_second_agent_skips_the_cached_steps_with_cache_from() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(two["manifest"]["origin"], base.as_str());
+}
+
+/// A pool of its own on a file, destroyed on drop.
+struct SecondPool {
+    name: String,
+    file: PathBuf,
+}
+
+impl SecondPool {
+    fn new(label: &str) -> SecondPool {
+        let pool = std::env::var("BUILDY_TEST_POOL").unwrap();
+        let name = format!("{pool}-{label}-{}", std::process::id());
+        let file = PathBuf::from(format!("/var/tmp/{name}.img"));
+        fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
+        let out = Command::new("zpool")
+            .args(["create", "-o", "cachefile=none", "-m", "none", &name])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "zpool create: {}", String::from_utf8_lossy(&out.stderr));
+        SecondPool { name, file }
+    }
+}
+
+impl Drop for SecondPool {
+    fn drop(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !Command::new("zpool").args(["destroy", "-f", &self.name]).status().is_ok_and(|s| s.success()) {
+            if std::time::Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let _ = fs::remove_file(&self.file);
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! `remote.rs`, pruning in `prune.rs`.
 
 pub mod copy;
+pub mod delta;
 pub mod export;
 pub mod hash;
 pub mod key;
@@ -191,6 +192,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
         }
     }
     let mut outputs = Outputs::default();
+    let mut sibling: Option<(Described, delta::Delta)> = None;
     let start = match hit {
         Some((i, described)) => {
             let uuid = described.key.uuid();
@@ -212,8 +214,13 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
             if cloned {
                 run_step(build, &steps::destroy::Destroy)?;
             }
-            run_step(build, &Resume { layer: uuid })?;
-            layers.touch(&uuid)?;
+            // Packages first and the proto layer missed: start from a proto
+            // layer on the same parent, if there is one, and copy the change.
+            let next_is_proto = planned.get(i + 1).is_some_and(|l| l.kind == Kind::Proto) && order.is_packages_first();
+            sibling = if next_is_proto { proto_sibling(&layers, &described.key, proto)? } else { None };
+            let from = sibling.as_ref().map_or(uuid, |(s, _)| s.key.uuid());
+            run_step(build, &Resume { layer: from })?;
+            layers.touch(&from)?;
             outputs = described.outputs.clone();
             build.packages.installed = outputs.packages.clone();
             build.packages.audit_report = outputs.audit.clone();
@@ -230,7 +237,17 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
     let mut parent = if start == 0 { Some(root) } else { planned[start - 1].key.clone() };
     for layer in planned.into_iter().skip(start) {
         if layer.kind == Kind::Proto && order.is_packages_first() {
-            if let Some(conflict) = order::overlap(&proto.entries, &build.root()) {
+            // Only new paths can clash with the parent's tree when starting
+            // from a sibling (its own paths passed this check).
+            let new_only: Vec<hash::Entry>;
+            let checked = match &sibling {
+                Some((_, d)) => {
+                    new_only = proto.entries.iter().filter(|e| d.added.contains(&e.path)).cloned().collect();
+                    &new_only[..]
+                }
+                None => &proto.entries[..],
+            };
+            if let Some(conflict) = order::overlap(checked, &build.root()) {
                 return Ok(Some(conflict));
             }
         }
@@ -260,8 +277,21 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
             }
         };
         build.step_cache = state;
-        for step in layer.kind.steps() {
-            run_step(build, step.as_ref())?;
+        match sibling.take().filter(|_| layer.kind == Kind::Proto) {
+            Some((from, delta)) => {
+                build.log(&format!(
+                    "Layer {} (proto): made from layer {} and {} changed entries",
+                    key_text(&key),
+                    from.key.uuid(),
+                    delta.changed
+                ));
+                run_step(build, &steps::copy_delta::CopyDelta { delta })?;
+            }
+            None => {
+                for step in layer.kind.steps() {
+                    run_step(build, step.as_ref())?;
+                }
+            }
         }
         build.step_cache = StepCache::off();
         if layer.kind == Kind::Packages {
@@ -347,6 +377,28 @@ fn static_inputs(
         add_repositories(build, &mut inputs, &urls)?;
     }
     Ok(Some(inputs))
+}
+
+fn key_text(key: &Option<Key>) -> String {
+    key.as_ref().map_or_else(|| "(not cached)".to_string(), |k| k.uuid().to_string())
+}
+
+/// The most recently used complete proto layer on `parent` with a proto
+/// index, and the delta from it to `proto`; `None` if there is none, or
+/// no delta can stand for a whole copy.
+fn proto_sibling(
+    layers: &Layers,
+    parent: &Key,
+    proto: &ProtoIndex,
+) -> Result<Option<(Described, delta::Delta)>, BuildError> {
+    let Some(sibling) = layers.nearest(Kind::Proto.name(), parent)?.filter(|d| &d.parent == parent) else {
+        return Ok(None);
+    };
+    let Some(text) = &sibling.proto else { return Ok(None) };
+    if layers.probe(&sibling.key)?.is_none() {
+        return Ok(None);
+    }
+    Ok(delta::delta(&hash::entries_from_text(text), &proto.entries).ok().map(|d| (sibling, d)))
 }
 
 /// A layer's inputs once the analog holds its parent's tree.

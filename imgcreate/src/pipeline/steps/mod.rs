@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod clone;
 pub mod copy;
+pub mod copy_delta;
 pub mod create;
 pub mod destroy;
 pub mod import;
