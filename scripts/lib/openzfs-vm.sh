@@ -87,8 +87,15 @@ vm_install_host_tools() {
 # Debian's packages, unpacked under the cache (built under a temporary name,
 # renamed into place when complete).
 vm_private_qemu() {
+    local sim version dest tmp pkgs have
+    # One unpacked earlier: no apt-get needed.
+    for have in "$VM_CACHE"/qemu-*/usr/bin/qemu-system-x86_64; do
+        if [ -x "$have" ]; then
+            vm_use_private_qemu "${have%/usr/bin/qemu-system-x86_64}"
+            return 0
+        fi
+    done
     apt-get update -qq
-    local sim version dest tmp pkgs
     sim=$(apt-get install -s --no-install-recommends qemu-system-x86 2>/dev/null) ||
         vm_die "apt-get cannot install qemu-system-x86 here"
     version=$(awk '$1 == "Inst" && $2 == "qemu-system-x86" {gsub(/[()]/, "", $3); print $3}' <<<"$sim")
@@ -113,6 +120,11 @@ vm_private_qemu() {
         rm -rf "$tmp"
         VM_BUILD_DIR=""
     fi
+    vm_use_private_qemu "$dest"
+}
+
+vm_use_private_qemu() {
+    local dest=$1
     VM_QEMU=$dest/usr/bin/qemu-system-x86_64
     VM_QEMU_ENV=("LD_LIBRARY_PATH=$dest/usr/lib/x86_64-linux-gnu:$dest/lib/x86_64-linux-gnu"
         "QEMU_MODULE_DIR=$dest/usr/lib/x86_64-linux-gnu/qemu")
@@ -242,16 +254,20 @@ vm_make_initrd() {
     cp "$VM_ROOT/bin/busybox" "$dir/bin/busybox"
     cp "$VM_HERE/openzfs-init.sh" "$dir/init"
     chmod +x "$dir/init"
-    # `modprobe --show-depends` prints `insmod PATH` lines, dependencies first.
-    while read -r line; do
-        case $line in
-            "insmod "*)
-                line=${line#insmod }
-                line=${line%% *}
-                mods+=("$line")
-                ;;
-        esac
-    done < <(chroot "$VM_ROOT" modprobe -S "$VM_KVER" --show-depends "${VM_INITRD_MODULES[@]}")
+    # `modprobe --show-depends M` prints `insmod PATH` lines, dependencies
+    # first (one module per call: further words would be its parameters).
+    local want
+    for want in "${VM_INITRD_MODULES[@]}"; do
+        while read -r line; do
+            case $line in
+                "insmod "*)
+                    line=${line#insmod }
+                    line=${line%% *}
+                    [[ " ${mods[*]} " == *" $line "* ]] || mods+=("$line")
+                    ;;
+            esac
+        done < <(chroot "$VM_ROOT" modprobe -S "$VM_KVER" --show-depends "$want")
+    done
     local m n=0 name
     : >"$dir/modules/order"
     for m in "${mods[@]}"; do
@@ -274,9 +290,11 @@ vm_make_initrd() {
 # `timeout` (which passes a TERM on to QEMU), and exits with QEMU's status, or
 # 124 when the time ran out.
 vm_boot() {
-    local timeout=$1 initrd=$2 shares=$3 tag path mode args=()
+    local timeout=$1 initrd=$2 shares=$3 tag path mode ro args=()
     while read -r tag path mode; do
-        args+=(-virtfs "local,path=$path,mount_tag=$tag,security_model=passthrough,id=$tag$([ "$mode" = ro ] && echo ,readonly=on)")
+        ro=""
+        [ "$mode" != ro ] || ro=,readonly=on
+        args+=(-virtfs "local,path=$path,mount_tag=$tag,security_model=passthrough,id=$tag$ro")
     done <"$shares"
     exec env "${VM_QEMU_ENV[@]}" timeout --kill-after=30 "$timeout" "$VM_QEMU" "${VM_QEMU_DATA[@]}" \
         -accel tcg -cpu max -machine q35 -smp "$VM_CPUS" -m "$VM_MEMORY" \
