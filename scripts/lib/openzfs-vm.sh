@@ -106,10 +106,10 @@ vm_private_qemu() {
         mkdir -p "$VM_CACHE"
         tmp=$(mktemp -d "$VM_CACHE/.building-$$-qemu-XXXXXX")
         VM_BUILD_DIR=$tmp
-        # apt downloads as _apt, which must be able to write here.
-        chmod 755 "$tmp"
         mapfile -t pkgs < <(awk '$1 == "Inst" {print $2}' <<<"$sim")
-        (cd "$tmp" && apt-get download -qq "${pkgs[@]}" >/dev/null) || vm_die "apt-get download ${pkgs[*]} failed"
+        # As root: the unprivileged _apt cannot write into the cache directory.
+        (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${pkgs[@]}" >/dev/null) ||
+            vm_die "apt-get download ${pkgs[*]} failed"
         local deb
         mkdir "$tmp/root"
         for deb in "$tmp"/*.deb; do
