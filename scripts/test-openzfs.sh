@@ -17,7 +17,8 @@
 #     the same pool;
 #  5. prints each binary's `test result:` line as cargo does and a final line;
 #     exits 1 on any failure, a VM that did not finish (timeout:
-#     BUILDY_OPENZFS_TIMEOUT seconds, default 5400), or no test run.
+#     BUILDY_OPENZFS_TIMEOUT seconds, default 10800:
+#     emulation on a busy host is slow), or no test run.
 #
 # Nothing of the host's ZFS (zfs-fuse) is used. What it starts (QEMU) it
 # stops, on failure and on signals too; its temporary directory goes.
@@ -30,7 +31,7 @@ ZFS_TEST_PACKAGES=(buildy-cli)
 POOL=buildy-openzfs
 POOL_SIZE=4G
 ARC_MAX=1073741824
-timeout_s=${BUILDY_OPENZFS_TIMEOUT:-5400}
+timeout_s=${BUILDY_OPENZFS_TIMEOUT:-10800}
 
 [ "$(id -u)" = 0 ] || {
     echo "test-openzfs.sh: needs root (debootstrap, chroot, QEMU's 9p passthrough)" >&2
