@@ -14,11 +14,13 @@
 # the zfs-fuse it started are removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 
 log() { printf '\n== %s\n' "$*"; }
 
-command -v cargo >/dev/null || { echo "demo.sh: needs cargo (Rust)" >&2; exit 2; }
+# BUILDY_DEMO_BIN_DIR: a directory with buildy and imgmanifest built
+# elsewhere (scripts/test-openzfs.sh runs the demo in a VM without cargo).
+bin_dir=${BUILDY_DEMO_BIN_DIR:-}
+[ -n "$bin_dir" ] || command -v cargo >/dev/null || { echo "demo.sh: needs cargo (Rust)" >&2; exit 2; }
 # shellcheck source=lib/zfs.sh
 source scripts/lib/zfs.sh
 ZFS_EXTRA_PACKAGES=(rsync busybox-static)
@@ -31,10 +33,13 @@ else
     pool=$ZFS_POOL
 fi
 
-log "building buildy (cargo build --release)"
-cargo build --release --quiet
-buildy=$repo/target/release/buildy
-imgmanifest=$repo/target/release/imgmanifest
+if [ -z "$bin_dir" ]; then
+    log "building buildy (cargo build --release)"
+    cargo build --release --quiet
+    bin_dir=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)
+fi
+buildy=$bin_dir/buildy
+imgmanifest=$bin_dir/imgmanifest
 
 demo=/var/tmp/buildy-demo
 rm -rf "$demo" && mkdir -p "$demo/out" "$demo/db" "$demo/work"
