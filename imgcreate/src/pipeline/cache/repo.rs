@@ -97,6 +97,48 @@ fn digest(body: &mut dyn Read) -> std::io::Result<String> {
 mod tests {
     use super::*;
 
+    /// A repository on 127.0.0.1 that has only `pkg_summary.gz` (`body`).
+    fn repository(body: &'static [u8]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/All", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                reader.read_line(&mut request).unwrap();
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut out = stream;
+                if request.starts_with("GET /All/pkg_summary.gz ") {
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    out.write_all(head.as_bytes()).unwrap();
+                    out.write_all(body).unwrap();
+                } else {
+                    out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_repository_is_identified_by_its_summarys_digest() {
+        let exec = Exec::default();
+        let url = repository(b"summary v1");
+        let id = identity(&exec, &ClientOptions::default(), std::slice::from_ref(&url)).unwrap();
+        assert_eq!(id, format!("{url}={}", hex(&Sha256::digest(b"summary v1"))));
+        let other = repository(b"summary v2");
+        let changed = identity(&exec, &ClientOptions::default(), std::slice::from_ref(&other)).unwrap();
+        assert_ne!(changed.split('=').nth(1), id.split('=').nth(1));
+        let options = ClientOptions { attempts: 1, ..ClientOptions::default() };
+        let err = identity(&exec, &options, &["http://127.0.0.1:9/none".to_string()]).unwrap_err();
+        assert!(err.starts_with("http://127.0.0.1:9/none/pkg_summary.xz: "), "{err}");
+    }
+
     #[test]
     fn repositories_come_from_pkgin_and_pkg_install_configuration() {
         let conf = "# pkgin\nhttps://pkgsrc.smartos.org/packages/SmartOS/2021Q4/x86_64/All # main\n\nfile:///opt/local/packages/All\n";
