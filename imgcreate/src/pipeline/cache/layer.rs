@@ -118,14 +118,9 @@ impl Layers<'_> {
         if !complete || self.db.read(self.root, &uuid)?.is_none() || !self.zfs.exists(&format!("{dataset}@final"))? {
             return Ok(None);
         }
-        Ok(Some(self.describe(&uuid)?.unwrap_or_else(|| Described {
-            key: key.clone(),
-            parent: key.clone(),
-            kind: String::new(),
-            inputs: Inputs::default(),
-            outputs: Outputs::default(),
-            proto: None,
-        })))
+        // Without its description (inputs, outputs) it cannot stand in for
+        // its steps: a miss.
+        self.describe(&uuid)
     }
 
     /// A layer's sidecar, or (for a layer imported from a server) what its
