@@ -763,7 +763,7 @@ impl Cx<'_> {
             .keys()
             .filter(|k| {
                 let zvol_only = matches!(k.as_str(), "nic_driver" | "disk_driver" | "cpu_type" | "image_size");
-                !store::KEPT.contains(&k.as_str()) || (zvol_only && !zvol)
+                !store::is_kept(k) || (zvol_only && !zvol)
             })
             .cloned()
             .collect();

@@ -67,33 +67,15 @@ const OPTIONAL: [&str; 16] = [
     "traits",
 ];
 
-/// The manifest fields an image keeps (the rest are computed or refused).
-pub(crate) const KEPT: [&str; 24] = [
-    "v",
-    "owner",
-    "name",
-    "version",
-    "public",
-    "type",
-    "os",
-    "acl",
-    "icon",
-    "error",
-    "description",
-    "homepage",
-    "eula",
-    "urn",
-    "requirements",
-    "users",
-    "generate_passwords",
-    "inherited_directories",
-    "origin",
-    "nic_driver",
-    "disk_driver",
-    "cpu_type",
-    "image_size",
-    "tags",
-];
+/// The fields a created image keeps besides [`OPTIONAL`]'s up to `tags`
+/// (the rest are computed or refused: `billing_tags` and `traits` too).
+const KEPT_FIRST: [&str; 10] = ["v", "owner", "name", "version", "public", "type", "os", "acl", "icon", "error"];
+
+/// Whether a create keeps the manifest field `field`.
+pub(crate) fn is_kept(field: &str) -> bool {
+    let up_to_tags = OPTIONAL.iter().position(|k| *k == "tags").map_or(0, |i| i + 1);
+    KEPT_FIRST.contains(&field) || OPTIONAL[..up_to_tags].contains(&field)
+}
 
 /// JavaScript truthiness, which `serialize` uses to drop fields.
 pub(crate) fn truthy(v: Option<&Value>) -> bool {
@@ -330,12 +312,7 @@ pub(crate) fn iso_now() -> String {
     iso_from_millis(ms)
 }
 
-pub(crate) fn iso_from_millis(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
-}
+pub(crate) use imgmanifest::calendar::iso_from_millis;
 
 /// Parses the ISO 8601 forms JavaScript's `Date` reads back
 /// (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.sss]]Z`) into Unix milliseconds.
@@ -355,7 +332,7 @@ pub(crate) fn parse_iso_millis(s: &str) -> Option<i64> {
     if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let mut ms = days_from_civil(y, m, d) * 86_400_000;
+    let mut ms = imgmanifest::calendar::days_from_civil(y, m, d) * 86_400_000;
     if let Some(t) = time {
         let (hms, frac) = match t.split_once('.') {
             Some((a, b)) => (a, Some(b)),
@@ -381,30 +358,6 @@ pub(crate) fn parse_iso_millis(s: &str) -> Option<i64> {
         ms += h * 3_600_000 + min * 60_000 + sec * 1000 + milli;
     }
     Some(ms)
-}
-
-// Howard Hinnant's days <-> civil date algorithms.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

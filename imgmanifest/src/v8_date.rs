@@ -25,7 +25,7 @@ pub(crate) fn time_clip(t: f64) -> TimeValue {
 pub(crate) fn to_iso_string(t: TimeValue) -> Option<String> {
     let t = t? as i64;
     let (days, ms) = (t.div_euclid(86_400_000), t.rem_euclid(86_400_000));
-    let (y, m, d) = crate::civil_from_days(days);
+    let (y, m, d) = crate::calendar::civil_from_days(days);
     let year = if (0..=9999).contains(&y) {
         format!("{y:04}")
     } else {
@@ -69,19 +69,7 @@ fn make_day(year: i64, month: i64, day: i64) -> Option<f64> {
     if !(-1_000_000..=1_000_000).contains(&year) {
         return None;
     }
-    Some((days_from_civil(year, month + 1) + day - 1) as f64)
-}
-
-/// Days from 1970-01-01 to the first of a month (Howard Hinnant's
-/// algorithm).
-fn days_from_civil(y: i64, m: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(crate::calendar::days_from_civil(year, month + 1, day) as f64)
 }
 
 /// What the parser fills in (`DateParser::Parse`'s output array).
