@@ -1,25 +1,19 @@
 //! `buildy install`: an image file and its manifest become an installed
 //! image, as `imgadm install` does.
 
-use std::path::PathBuf;
-
 use imgcreate::host::exec::Exec;
 use imgcreate::host::lock::DEFAULT_LOCK_DIR;
-use imgcreate::image::install::{checked_manifest, install, InstallOptions, Installed};
+use imgcreate::image::install::{install, InstallOptions, Installed};
 
-use super::{ImageStore, WorkDir};
+use super::{ImageFiles, ImageStore, WorkDir};
 use crate::output::{say, warn};
 use crate::Failure;
 
 /// Install an image file (its origin must be installed already).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The image's manifest.
-    #[arg(short = 'm', long)]
-    manifest: PathBuf,
-    /// The image file.
-    #[arg(short = 'f', long)]
-    file: PathBuf,
+    #[command(flatten)]
+    image: ImageFiles,
     /// The dataset root images live under.
     #[arg(long, env = "BUILDY_ROOT", default_value = "zones")]
     root: String,
@@ -33,9 +27,7 @@ pub struct Args {
 }
 
 pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
-    let json = super::read_json(&args.manifest, "manifest")?;
-    // Refused before any lock, dataset or record.
-    let manifest = checked_manifest(&json).map_err(|e| Failure::Usage(format!("{e}; nothing was installed")))?;
+    let manifest = args.image.checked_manifest("installed")?;
     let image = format!("{} ({}@{})", manifest.uuid, manifest.name, manifest.version);
     let opts = InstallOptions { root: args.root.clone(), lock_dir: DEFAULT_LOCK_DIR.into(), source: None };
     let quiet = args.quiet;
@@ -46,7 +38,8 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
             warn(line);
         }
     };
-    let result = install(&args.store.zfs(exec), &args.store.db(), &mut journal, manifest, &args.file, &opts, &log);
+    let result =
+        install(&args.store.zfs(exec), &args.store.db(), &mut journal, manifest, &args.image.file, &opts, &log);
     match result {
         Ok(Installed::Installed { dataset, .. }) => say(format!("Installed image {image} as {dataset}")),
         Ok(Installed::AlreadyInstalled { dataset }) => say(format!("Image {image} is already installed as {dataset}")),

@@ -19,7 +19,7 @@ use imgcreate::host::exec::Exec;
 use imgcreate::host::zfs::Zfs;
 use imgcreate::image::db::ImageDb;
 use imgcreate::image::journal::Journal;
-use imgcreate::image::model::FileCompression;
+use imgcreate::image::model::{FileCompression, ImageManifest};
 use imgcreate::image::owner::Owner;
 
 pub use crate::progress::{progress_printer, DownloadProgress};
@@ -34,6 +34,28 @@ pub struct ImageStore {
     /// imgadm's database directory (image records are in its images/).
     #[arg(long, env = "BUILDY_DB", default_value = imgcreate::image::db::DEFAULT_DB_DIR)]
     db: PathBuf,
+}
+
+/// An image on disk: its manifest and its file.
+#[derive(clap::Args)]
+pub struct ImageFiles {
+    /// The image's manifest.
+    #[arg(short = 'm', long)]
+    pub manifest: PathBuf,
+    /// The image file.
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+}
+
+impl ImageFiles {
+    /// The manifest, read and checked as an install checks it, before any
+    /// lock, dataset, record or request; a refusal is a usage error that
+    /// ends with `; nothing was <done>`.
+    pub fn checked_manifest(&self, done: &str) -> Result<ImageManifest, Failure> {
+        let json = read_json(&self.manifest, "manifest")?;
+        imgcreate::image::install::checked_manifest(&json)
+            .map_err(|e| Failure::Usage(format!("{e}; nothing was {done}")))
+    }
 }
 
 impl ImageStore {

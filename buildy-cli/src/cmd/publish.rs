@@ -4,24 +4,20 @@
 use std::path::PathBuf;
 
 use imgcreate::host::exec::Exec;
-use imgcreate::image::install::checked_manifest;
 use imgcreate::source::imgapi::auth::Signer;
 use imgcreate::source::imgapi::publish::publish;
 use imgcreate::source::imgapi::Client;
 use imgcreate::source::Source;
 
+use super::ImageFiles;
 use crate::output::{say, warn};
 use crate::Failure;
 
 /// Publish an image (manifest and file) to an IMGAPI.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The image's manifest.
-    #[arg(short = 'm', long)]
-    manifest: PathBuf,
-    /// The image file.
-    #[arg(short = 'f', long)]
-    file: PathBuf,
+    #[command(flatten)]
+    image: ImageFiles,
     /// The channel to publish into.
     #[arg(short = 'C', long = "channel")]
     channel: Option<String>,
@@ -40,8 +36,7 @@ pub struct Args {
 
 pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
     let usage = |e: &dyn std::fmt::Display| Failure::Usage(e.to_string());
-    let json = super::read_json(&args.manifest, "manifest")?;
-    let manifest = checked_manifest(&json).map_err(|e| usage(&e))?;
+    let manifest = args.image.checked_manifest("published")?;
     let source = Source::parse(&args.url, false).map_err(|e| usage(&e))?.with_channel(args.channel.as_deref());
     let signer = match (&args.user, &args.key) {
         (Some(user), Some(key)) => Some(Signer::from_key_file(user, key).map_err(|e| usage(&e))?),
@@ -55,7 +50,7 @@ pub fn run(exec: &Exec, args: Args) -> Result<u8, Failure> {
             warn(line);
         }
     };
-    publish(&client, &manifest, &args.file, &log)
+    publish(&client, &manifest, &args.image.file, &log)
         .map_err(|e| super::failure(exec, e.is_usage(), format!("{e}; nothing was published")))?;
     say(format!("Published image {} ({}@{}) to {}", manifest.uuid, manifest.name, manifest.version, source.url));
     Ok(0)

@@ -158,7 +158,13 @@ pub fn install(
         return Err(InstallError::RootNotFound(root.to_string()));
     }
     let _lock = import_lock(zfs, opts, manifest.uuid, log)?;
-    install_locked(zfs, db, journal, manifest, file, opts, log)
+    let dataset = format!("{root}/{}", manifest.uuid);
+    if zfs.exists(&dataset)? {
+        return Ok(Installed::AlreadyInstalled { dataset });
+    }
+    log(&format!("Checking {}", file.display()));
+    let checked = check_file(file, &manifest)?;
+    install_checked(zfs, db, journal, manifest, checked, opts, log)
 }
 
 /// Takes imgadm's import lock of image `uuid`, saying so if it must wait.
@@ -175,27 +181,9 @@ pub fn import_lock(
     .map_err(|source| InstallError::Lock { path: lock::import_lock_path(&opts.lock_dir, &id), source })
 }
 
-/// [`install`] for a caller that holds the image's import lock.
-pub fn install_locked(
-    zfs: &Zfs,
-    db: &ImageDb,
-    journal: &mut Journal,
-    manifest: ImageManifest,
-    file: &Path,
-    opts: &InstallOptions,
-    log: &dyn Fn(&str),
-) -> Result<Installed, InstallError> {
-    let dataset = format!("{}/{}", opts.root, manifest.uuid);
-    if zfs.exists(&dataset)? {
-        return Ok(Installed::AlreadyInstalled { dataset });
-    }
-    log(&format!("Checking {}", file.display()));
-    let checked = check_file(file, &manifest)?;
-    install_checked(zfs, db, journal, manifest, checked, opts, log)
-}
-
-/// [`install_locked`] of a file [`check_file`] already checked (an import
-/// checks each download beside the installs of the others).
+/// [`install`] of a file [`check_file`] already checked, for a caller that
+/// holds the image's import lock (an import checks each download beside the
+/// installs of the others).
 pub fn install_checked(
     zfs: &Zfs,
     db: &ImageDb,
