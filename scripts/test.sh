@@ -14,12 +14,9 @@ fi
 
 # The real decompressors the packaging tests check files with, shellcheck,
 # and ssh-keygen (the signature tests make their RSA keys with it).
-missing=()
-for pkg in gzip bzip2 xz-utils shellcheck openssh-client; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# shellcheck source=lib/apt.sh
+source scripts/lib/apt.sh
+apt_need "" gzip bzip2 xz-utils shellcheck openssh-client
 
 # The Node imgmanifest peer for the differential test, pinned by its lock file.
 if [ ! -f tests/node-peer/node_modules/imgmanifest/package.json ]; then

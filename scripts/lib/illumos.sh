@@ -9,21 +9,16 @@
 # Only checking (no linking: there is no illumos linker or libc here).
 # Crates that compile C (ring) use the host's gcc and ar for the objects.
 
+# shellcheck source=apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 ILLUMOS_TARGET=x86_64-unknown-illumos
 ILLUMOS_PACKAGES=(rustc-web cargo-web rust-web-src rust-web-clippy)
 
 illumos_log() { printf '==> %s\n' "$*" >&2; }
 
 illumos_install() {
-    local missing=() pkg
-    for pkg in "${ILLUMOS_PACKAGES[@]}"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        illumos_log "installing ${missing[*]} (Debian's Rust, for building std for illumos)"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
+    apt_need "(Debian's Rust, for building std for illumos)" "${ILLUMOS_PACKAGES[@]}"
 }
 
 # /usr/bin/cargo SUBCOMMAND for the illumos target, in a target directory

@@ -45,17 +45,13 @@ VM_QEMU=""
 VM_QEMU_ENV=()
 VM_QEMU_DATA=()
 VM_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=apt.sh
+source "$VM_HERE/apt.sh"
 
 vm_log() { printf '==> %s\n' "$*" >&2; }
 vm_die() {
     printf 'test-openzfs: %s\n' "$*" >&2
     exit 1
-}
-
-vm_apt_install() {
-    vm_log "installing $*"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # The host's tools. QEMU comes from Debian's qemu-system-x86 unless one is on
@@ -64,11 +60,7 @@ vm_apt_install() {
 # unpacked privately into the cache instead, and the host's packages stay as
 # they were.
 vm_install_host_tools() {
-    local missing=() pkg
-    for pkg in "$@" cpio jq; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] || vm_apt_install "${missing[@]}"
+    APT_NO_RECOMMENDS=1 apt_need "" "$@" cpio jq
     if command -v qemu-system-x86_64 >/dev/null; then
         VM_QEMU=$(command -v qemu-system-x86_64)
         return 0
@@ -76,7 +68,7 @@ vm_install_host_tools() {
     local sim
     sim=$(apt-get install -s --no-install-recommends qemu-system-x86 2>/dev/null) || sim=""
     if [ -n "$sim" ] && ! grep -q '^Remv ' <<<"$sim"; then
-        vm_apt_install qemu-system-x86
+        APT_NO_RECOMMENDS=1 apt_need "" qemu-system-x86
         VM_QEMU=$(command -v qemu-system-x86_64) || vm_die "qemu-system-x86 installed, but no qemu-system-x86_64"
         return 0
     fi

@@ -12,6 +12,9 @@
 # mounts can deadlock it, so every mount and unmount here holds buildy's
 # mount lock; it refuses to start while its pid file exists.
 
+# shellcheck source=apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 ZFS_POOL=""
 ZFS_POOL_FILE=""
 ZFS_STARTED_DAEMON=0
@@ -38,18 +41,11 @@ zfs_locked_bounded() { flock -w 60 "$ZFS_MOUNT_LOCK" timeout 60 "$@"; }
 zfs_is_daemon() { [ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = zfs-fuse ]; }
 
 zfs_install() {
-    local missing=() pkg
+    local zfs_fuse=()
     # A ZFS that answers already (a kernel module's, as in
     # scripts/test-openzfs.sh's VM, or a running zfs-fuse) needs no zfs-fuse.
-    command -v zfs-fuse >/dev/null || zpool list >/dev/null 2>&1 || missing+=(zfs-fuse)
-    for pkg in "$@"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        zfs_log "installing ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
+    command -v zfs-fuse >/dev/null || zpool list >/dev/null 2>&1 || zfs_fuse=(zfs-fuse)
+    apt_need "" "${zfs_fuse[@]}" "$@"
 }
 
 zfs_start_daemon() {
