@@ -75,6 +75,16 @@ fn buildy_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// The chain, and a server (no auth) with its first `n` images published.
+fn published(t: &TestZfs, n: usize) -> (Chain, Server) {
+    let chain = chain(t);
+    let server = start(no_auth());
+    for i in 0..n {
+        publish(&chain, &server, i);
+    }
+    (chain, server)
+}
+
 fn publish(chain: &Chain, server: &Server, i: usize) {
     let (m, f, _) = &chain.members[i];
     let out = buildy_env(&["publish", "-q", "-m", &path(m), "-f", &path(f), &server.url()], &[]);
@@ -110,11 +120,7 @@ fn file_gets(server: &Server) -> Vec<String> {
 #[test]
 fn a_published_chain_imports_base_first_with_its_source_and_only_what_is_missing() {
     let Some(t) = TestZfs::new("imgapi-chain") else { return };
-    let chain = chain(&t);
-    let server = start(no_auth());
-    for i in 0..3 {
-        publish(&chain, &server, i);
-    }
+    let (chain, server) = published(&t, 3);
     assert_eq!(server.manifest(&chain.uuid(2)).unwrap()["state"], "active");
 
     let fresh = t.root("fresh");
@@ -185,11 +191,7 @@ fn a_published_chain_imports_base_first_with_its_source_and_only_what_is_missing
 #[test]
 fn download_faults_are_retried_where_a_retry_can_succeed_and_leave_nothing_otherwise() {
     let Some(t) = TestZfs::new("imgapi-faults") else { return };
-    let chain = chain(&t);
-    let server = start(no_auth());
-    for i in 0..2 {
-        publish(&chain, &server, i);
-    }
+    let (chain, server) = published(&t, 2);
     let child = chain.uuid(1);
     let db = t.dir.join("db2");
     let quick = [("BUILDY_HTTP_TIMEOUT", "1")];
@@ -242,9 +244,7 @@ fn download_faults_are_retried_where_a_retry_can_succeed_and_leave_nothing_other
 #[test]
 fn an_import_killed_mid_download_is_cleaned_up() {
     let Some(t) = TestZfs::new("imgapi-kill") else { return };
-    let chain = chain(&t);
-    let server = start(no_auth());
-    publish(&chain, &server, 0);
+    let (chain, server) = published(&t, 1);
     let root = t.root("fresh");
     let db = t.dir.join("db2");
     let before = state(&t);
@@ -351,8 +351,7 @@ fn publish_signs_when_asked_rolls_back_a_failed_upload_and_names_a_missing_origi
 #[test]
 fn bad_sources_and_bad_answers_are_refused_and_leave_nothing() {
     let Some(t) = TestZfs::new("imgapi-bad") else { return };
-    let chain = chain(&t);
-    let server = start(no_auth());
+    let (chain, server) = published(&t, 0);
     let root = t.root("fresh");
     let db = t.dir.join("db2");
     let before = state(&t);
@@ -395,11 +394,7 @@ fn bad_sources_and_bad_answers_are_refused_and_leave_nothing() {
 #[test]
 fn two_imports_of_one_chain_at_once_both_succeed_and_install_each_image_once() {
     let Some(t) = TestZfs::new("imgapi-race") else { return };
-    let chain = chain(&t);
-    let server = start(no_auth());
-    for i in 0..3 {
-        publish(&chain, &server, i);
-    }
+    let (chain, server) = published(&t, 3);
     let root = t.root("fresh");
     let db = t.dir.join("db2");
     let (url, top) = (server.url(), chain.uuid(2));
