@@ -109,13 +109,19 @@ impl Layers<'_> {
     pub fn probe(&self, key: &Key) -> Result<Option<Described>, BuildError> {
         let uuid = key.uuid();
         let dataset = self.dataset(&uuid);
-        let props = match self.zfs.get(&dataset, &[LAYER_PROPERTY, OWNER_PROPERTY]) {
-            Ok(p) => p,
+        let final_snapshot = format!("{dataset}@final");
+        // The layer's marks and whether its @final exists, in one command
+        // (`type` is set on every dataset and snapshot).
+        let rows = match self.zfs.get_recursive(&dataset, &[LAYER_PROPERTY, OWNER_PROPERTY, "type"]) {
+            Ok(rows) => rows,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let complete = props.get(LAYER_PROPERTY) == Some(&key.to_string()) && !props.contains_key(OWNER_PROPERTY);
-        if !complete || self.db.read(self.root, &uuid)?.is_none() || !self.zfs.exists(&format!("{dataset}@final"))? {
+        let on_dataset = |prop: &str| rows.iter().find(|(n, p, _)| *n == dataset && p == prop).map(|(_, _, v)| v);
+        let complete = on_dataset(LAYER_PROPERTY) == Some(&key.to_string())
+            && on_dataset(OWNER_PROPERTY).is_none()
+            && rows.iter().any(|(n, _, _)| *n == final_snapshot);
+        if !complete || self.db.read(self.root, &uuid)?.is_none() {
             return Ok(None);
         }
         // Without its description (inputs, outputs) it cannot stand in for
@@ -201,12 +207,28 @@ impl Layers<'_> {
         Ok(true)
     }
 
+    /// The descriptions of the complete layers, read once for a build's
+    /// decisions (a build stores at most one layer of each kind, so what it
+    /// stores itself is never what a later decision of it looks for).
+    pub fn stored(&self) -> Result<Stored, BuildError> {
+        Ok(Stored(self.list()?.into_iter().rev().filter_map(|l| l.described).collect()))
+    }
+}
+
+/// What [`Layers::stored`] read: descriptions, most recently used first.
+pub struct Stored(Vec<Described>);
+
+impl Stored {
     /// The stored layer a miss is best explained against: one of the same
     /// kind on the same parent, else of the same kind; most recently used.
-    pub fn nearest(&self, kind: &str, parent: &Key) -> Result<Option<Described>, BuildError> {
-        let described: Vec<Described> = self.list()?.into_iter().rev().filter_map(|l| l.described).collect();
-        let same_kind = || described.iter().filter(|d| d.kind == kind);
-        Ok(same_kind().find(|d| &d.parent == parent).or_else(|| same_kind().next()).cloned())
+    pub fn nearest(&self, kind: &str, parent: &Key) -> Option<&Described> {
+        let same_kind = || self.0.iter().filter(|d| d.kind == kind);
+        same_kind().find(|d| &d.parent == parent).or_else(|| same_kind().next())
+    }
+
+    /// The most recently used layer of `kind` on `parent`.
+    pub fn on_parent(&self, kind: &str, parent: &Key) -> Option<&Described> {
+        self.nearest(kind, parent).filter(|d| &d.parent == parent)
     }
 }
 

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use self::hash::ProtoIndex;
 use self::key::{Inputs, Key};
-use self::layer::{Described, Layers, Outputs};
+use self::layer::{Described, Layers, Outputs, Stored};
 use self::order::Order;
 use super::steps::{self, resume::Resume};
 use super::{io_error, run_step, Build, BuildError, Step};
@@ -164,9 +164,11 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
     let root = Key::root(&build.base.uuid, &base_sha1);
     let (zfs, db, opts) = (build.zfs, build.db, build.opts);
     let layers = Layers { zfs, db, root: &opts.root, lock_dir: &opts.lock_dir };
+    let stored = layers.stored()?;
+    let servers = remote::Servers::new(build);
 
     // Keys known before any tree exists.
-    let mut planned = plan(build, &layers, order, &root, None);
+    let mut planned = plan(build, &stored, order, &root, None);
     // A packages layer's repositories are only known from a tree: with no
     // layer here to learn them from, a server may still have it, so look
     // at the base image's tree (the analog a miss needs anyway).
@@ -175,7 +177,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
         run_step(build, &steps::clone::Clone)?;
         cloned = true;
         let tree = build.root();
-        planned = plan(build, &layers, order, &root, Some(&tree));
+        planned = plan(build, &stored, order, &root, Some(&tree));
     }
 
     // The deepest layer this host (or a --cache-from server) has.
@@ -186,7 +188,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
             hit = Some((i, described));
             break;
         }
-        if let Some(described) = remote::fetch(build, &layers, key)? {
+        if let Some(described) = servers.fetch(build, &layers, key)? {
             hit = Some((i, described));
             break;
         }
@@ -217,7 +219,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
             // Packages first and the proto layer missed: start from a proto
             // layer on the same parent, if there is one, and copy the change.
             let next_is_proto = planned.get(i + 1).is_some_and(|l| l.kind == Kind::Proto) && order.is_packages_first();
-            sibling = if next_is_proto { proto_sibling(&layers, &described.key, proto)? } else { None };
+            sibling = if next_is_proto { proto_sibling(&layers, &stored, &described.key, proto)? } else { None };
             let from = sibling.as_ref().map_or(uuid, |(s, _)| s.key.uuid());
             run_step(build, &Resume { layer: from })?;
             layers.touch(&from)?;
@@ -254,7 +256,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
         let (inputs, off) = match (&parent, layer.inputs, layer.off) {
             (_, Some(inputs), _) => (Some(inputs), None),
             (_, None, Some(off)) => (None, Some(off)),
-            (Some(p), None, None) => match tree_inputs(build, &layers, layer.kind, p) {
+            (Some(_), None, None) => match tree_inputs(build, layer.kind) {
                 Ok(inputs) => (Some(inputs), None),
                 Err(why) => (None, Some(why)),
             },
@@ -263,7 +265,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
         let key = parent.as_ref().zip(inputs.as_ref()).map(|(p, i)| Key::layer(p, layer.kind.name(), i));
         let state = match (&key, &inputs) {
             (Some(key), Some(inputs)) => {
-                let changed = explain(&layers, layer.kind, parent.as_ref().expect("keyed"), inputs, proto)?;
+                let changed = explain(&stored, layer.kind, parent.as_ref().expect("keyed"), inputs, proto);
                 build.log(&format!("Layer {} ({}): cache miss: {}", key.uuid(), layer.kind.name(), changed.join("; ")));
                 if opts.cache.mode == CacheMode::Strict {
                     return Err(BuildError::CacheStrict { layer: layer.kind.name(), changed: changed.join("; ") });
@@ -321,7 +323,7 @@ fn run_in(build: &mut Build, order: &Order, proto: &ProtoIndex) -> Result<Option
 /// known: with `base_tree` (the base image's tree), all of them.
 fn plan(
     build: &Build,
-    layers: &Layers,
+    stored: &Stored,
     order: &Order,
     root: &Key,
     base_tree: Option<&std::path::Path>,
@@ -330,7 +332,7 @@ fn plan(
     let mut parent = Some(root.clone());
     for &kind in &order.kinds {
         let (inputs, off) = match &parent {
-            Some(p) => match static_inputs(build, layers, kind, p, base_tree) {
+            Some(p) => match static_inputs(build, stored, kind, p, base_tree) {
                 Ok(inputs) => (inputs, None),
                 Err(why) => (None, Some(why)),
             },
@@ -351,7 +353,7 @@ fn plan(
 /// configuration). `Ok(None)`: only the tree can tell.
 fn static_inputs(
     build: &Build,
-    layers: &Layers,
+    stored: &Stored,
     kind: Kind,
     parent: &Key,
     base_tree: Option<&std::path::Path>,
@@ -361,9 +363,7 @@ fn static_inputs(
         let urls = repo::remote_repositories_in(&[&build.opts.proto_dir, tree]);
         add_repositories(build, &mut inputs, &urls)?;
     } else if kind == Kind::Packages {
-        let Some(sibling) =
-            layers.nearest(kind.name(), parent).map_err(|e| e.to_string())?.filter(|d| &d.parent == parent)
-        else {
+        let Some(sibling) = stored.on_parent(kind.name(), parent) else {
             return Ok(None);
         };
         let urls: Vec<String> = sibling
@@ -388,21 +388,22 @@ fn key_text(key: &Option<Key>) -> String {
 /// no delta can stand for a whole copy.
 fn proto_sibling(
     layers: &Layers,
+    stored: &Stored,
     parent: &Key,
     proto: &ProtoIndex,
 ) -> Result<Option<(Described, delta::Delta)>, BuildError> {
-    let Some(sibling) = layers.nearest(Kind::Proto.name(), parent)?.filter(|d| &d.parent == parent) else {
+    let Some(sibling) = stored.on_parent(Kind::Proto.name(), parent) else {
         return Ok(None);
     };
     let Some(text) = &sibling.proto else { return Ok(None) };
     if layers.probe(&sibling.key)?.is_none() {
         return Ok(None);
     }
-    Ok(delta::delta(&hash::entries_from_text(text), &proto.entries).ok().map(|d| (sibling, d)))
+    Ok(delta::delta(&hash::entries_from_text(text), &proto.entries).ok().map(|d| (sibling.clone(), d)))
 }
 
 /// A layer's inputs once the analog holds its parent's tree.
-fn tree_inputs(build: &Build, _layers: &Layers, kind: Kind, _parent: &Key) -> Result<Inputs, String> {
+fn tree_inputs(build: &Build, kind: Kind) -> Result<Inputs, String> {
     let mut inputs = step_inputs(build, kind);
     if kind == Kind::Packages {
         let urls = repo::remote_repositories(&build.root());
@@ -437,15 +438,9 @@ fn add_repositories(build: &Build, inputs: &mut Inputs, urls: &[String]) -> Resu
 
 /// Why `inputs` on `parent` miss: against the nearest stored layer of the
 /// same kind, one line per changed input.
-fn explain(
-    layers: &Layers,
-    kind: Kind,
-    parent: &Key,
-    inputs: &Inputs,
-    proto: &ProtoIndex,
-) -> Result<Vec<String>, BuildError> {
-    let Some(nearest) = layers.nearest(kind.name(), parent)? else {
-        return Ok(vec![format!("no {} layer is cached yet", kind.name())]);
+fn explain(stored: &Stored, kind: Kind, parent: &Key, inputs: &Inputs, proto: &ProtoIndex) -> Vec<String> {
+    let Some(nearest) = stored.nearest(kind.name(), parent) else {
+        return vec![format!("no {} layer is cached yet", kind.name())];
     };
     let mut changed = Vec::new();
     if &nearest.parent != parent {
@@ -464,5 +459,5 @@ fn explain(
     if changed.is_empty() {
         changed.push("the same inputs as a layer that is no longer complete".to_string());
     }
-    Ok(changed)
+    changed
 }

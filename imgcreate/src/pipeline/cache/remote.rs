@@ -17,41 +17,55 @@ use crate::source::imgapi::publish::{publish as publish_image, PublishError};
 use crate::source::imgapi::Client;
 use crate::source::import::{import, ImportOptions};
 
-/// The layer `key` from the first `--cache-from` server that has it,
-/// imported and made a local layer.
-pub fn fetch(build: &mut Build, layers: &Layers, key: &Key) -> Result<Option<Described>, BuildError> {
+/// The `--cache-from` servers, a client each, made once a build (so the
+/// probes of its layers share each server's connections).
+pub struct Servers(Vec<Client>);
+
+impl Servers {
+    pub fn new(build: &Build) -> Servers {
+        let opts = build.opts;
+        Servers(opts.cache.from.iter().map(|s| Client::new(build.exec(), s, None, opts.client.clone())).collect())
+    }
+
+    /// The layer `key` from the first server that has it, imported and made
+    /// a local layer.
+    pub fn fetch(&self, build: &mut Build, layers: &Layers, key: &Key) -> Result<Option<Described>, BuildError> {
+        self.0.iter().find_map(|client| fetch_from(build, layers, key, client).transpose()).transpose()
+    }
+}
+
+/// The layer `key` from one server: `None` if it does not have it (or
+/// cannot be asked, which is logged).
+fn fetch_from(build: &mut Build, layers: &Layers, key: &Key, client: &Client) -> Result<Option<Described>, BuildError> {
     let opts = build.opts;
     let uuid = key.uuid();
-    for source in &opts.cache.from {
-        let client = Client::new(build.exec(), source, None, opts.client.clone());
-        let manifest = match client.get_image(&uuid.to_string()) {
-            Ok(Some(m)) => m,
-            Ok(None) => continue,
-            Err(e) => {
-                build.log(&format!("Layer {uuid}: cannot ask {} ({e}); going on without it", source.url));
-                continue;
-            }
-        };
-        let Some(described) = manifest.as_object().and_then(layer::from_tags).filter(|d| &d.key == key) else {
-            build.log(&format!("Image {uuid} on {} is not the layer of key {key}; ignored", source.url));
-            continue;
-        };
-        build.log(&format!("Layer {uuid} ({}): importing it from {}", described.kind, source.url));
-        let import_opts = ImportOptions {
-            root: opts.root.clone(),
-            lock_dir: opts.lock_dir.clone(),
-            work_dir: opts.work_dir.clone(),
-            sources: vec![source.clone()],
-            client: opts.client.clone(),
-            parallel: 2,
-        };
-        let (zfs, db, log) = (build.zfs, build.db, build.log);
-        import(zfs, db, build.journal_mut(), uuid, &import_opts, log, Arc::new(|_: &ImageUuid, _, _| {}))
-            .map_err(|source| BuildError::Import { image: uuid, root: opts.root.clone(), source: Box::new(source) })?;
-        adopt(layers, &described)?;
-        return Ok(Some(described));
-    }
-    Ok(None)
+    let source = client.source();
+    let manifest = match client.get_image(&uuid.to_string()) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            build.log(&format!("Layer {uuid}: cannot ask {} ({e}); going on without it", source.url));
+            return Ok(None);
+        }
+    };
+    let Some(described) = manifest.as_object().and_then(layer::from_tags).filter(|d| &d.key == key) else {
+        build.log(&format!("Image {uuid} on {} is not the layer of key {key}; ignored", source.url));
+        return Ok(None);
+    };
+    build.log(&format!("Layer {uuid} ({}): importing it from {}", described.kind, source.url));
+    let import_opts = ImportOptions {
+        root: opts.root.clone(),
+        lock_dir: opts.lock_dir.clone(),
+        work_dir: opts.work_dir.clone(),
+        sources: vec![source.clone()],
+        client: opts.client.clone(),
+        parallel: 2,
+    };
+    let (zfs, db, log) = (build.zfs, build.db, build.log);
+    import(zfs, db, build.journal_mut(), uuid, &import_opts, log, Arc::new(|_: &ImageUuid, _, _| {}))
+        .map_err(|source| BuildError::Import { image: uuid, root: opts.root.clone(), source: Box::new(source) })?;
+    adopt(layers, &described)?;
+    Ok(Some(described))
 }
 
 /// An imported layer becomes a local one: described, marked with its key,
