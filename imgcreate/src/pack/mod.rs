@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! input ──read──▶ stream check ──chunks──▶ workers (compress) ──▶ writer (in order: write, sha1, size)
-//!   (this thread)                          (gzip/bzip2: N threads; xz: liblzma's own threads)
+//!   (this thread)                          (N threads; none: no workers)
 //! ```
 //!
 //! At most a fixed number of chunks is in flight, so memory does not grow
@@ -11,6 +11,8 @@
 //! it is removed. `size` and `sha1` are of the bytes written to disk.
 
 pub mod codec;
+mod entropy;
+mod xz_stored;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -99,8 +101,15 @@ pub enum PackError {
 }
 
 /// Chunks in flight per compressing thread (queued, being compressed,
-/// waiting to be written): bounds memory.
-const IN_FLIGHT_PER_THREAD: usize = 3;
+/// waiting to be written): bounds memory. xz's chunks are large (24 MiB at
+/// level 6), so it reads ahead less.
+fn in_flight(threads: usize, chunk: usize) -> usize {
+    if chunk > 4 << 20 {
+        2 * threads
+    } else {
+        3 * threads + 1
+    }
+}
 
 /// Packages `input` into `output`. `progress` is called on this thread after
 /// each chunk.
@@ -169,10 +178,10 @@ fn run_pipeline(
     let (compression, threads) = (&plan.compression, plan.threads);
     let file = temp.file.try_clone().map_err(|e| output_error(temp.target(), e))?;
     let bytes_out = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let chunk = codec::chunk_size(compression);
-    // gzip/bzip2 compress in worker threads; none and xz go to the writer as they are.
-    let workers = if matches!(compression, Compression::Gzip | Compression::Bzip2) { threads } else { 0 };
-    let slots = IN_FLIGHT_PER_THREAD * threads.max(1) + 1;
+    let chunk = codec::chunk_size(compression, plan.level);
+    // Worker threads compress; uncompressed chunks go to the writer as they are.
+    let workers = if *compression == Compression::None { 0 } else { threads };
+    let slots = in_flight(threads.max(1), chunk);
 
     // Tokens bound the chunks in flight: taken before reading, given back
     // by the writer once a chunk is on disk.
@@ -293,7 +302,6 @@ fn write_in_order(
     let mut out = FileOut {
         writer: BufWriter::with_capacity(1 << 20, file),
         hash_tx,
-        pending: Vec::with_capacity(1 << 20),
         size: 0,
         shared_size,
         sync: plan.sync,
@@ -314,27 +322,10 @@ fn write_in_order(
         }
         Ok(())
     };
-    let (result, size) = if plan.compression == Compression::Xz {
-        match codec::xz_writer(out, plan.level, plan.threads as u32) {
-            Err(e) => (Err(WriteError::Compress(e)), 0),
-            Ok(mut xz) => {
-                let fed = drain(&mut |data| xz.write_all(&data).map_err(WriteError::Io));
-                match fed.and_then(|()| xz.finish().map_err(WriteError::Io)) {
-                    Ok(mut out) => {
-                        let done = out.finish().map_err(WriteError::Io);
-                        (done, out.size)
-                    }
-                    Err(e) => (Err(e), 0),
-                }
-            }
-        }
-    } else {
-        let fed = drain(&mut |data| out.write_chunk(data).map_err(WriteError::Io));
-        let done = fed.and_then(|()| out.finish().map_err(WriteError::Io));
-        let size = out.size;
-        drop(out);
-        (done, size)
-    };
+    let fed = drain(&mut |data| out.write_chunk(data).map_err(WriteError::Io));
+    let result = fed.and_then(|()| out.finish().map_err(WriteError::Io));
+    let size = out.size;
+    drop(out);
     // The hash channel closed with `out`: the hasher has every byte.
     let sha1 = hasher.join().expect("the hasher does not panic");
     result.map(|()| (size, sha1))
@@ -345,8 +336,6 @@ fn write_in_order(
 struct FileOut {
     writer: BufWriter<File>,
     hash_tx: SyncSender<Vec<u8>>,
-    /// Small writes (from the xz encoder) gathered for the hasher.
-    pending: Vec<u8>,
     size: u64,
     shared_size: Arc<std::sync::atomic::AtomicU64>,
     /// fsync at the end (and write behind on the way).
@@ -361,7 +350,6 @@ const WRITEBACK_STEP: u64 = 32 << 20;
 impl FileOut {
     /// A whole chunk: written, then moved to the hasher without a copy.
     fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
-        self.flush_pending();
         self.writer.write_all(&chunk)?;
         self.counted(chunk.len());
         let _ = self.hash_tx.send(chunk);
@@ -372,13 +360,6 @@ impl FileOut {
         self.size += n as u64;
         self.shared_size.store(self.size, std::sync::atomic::Ordering::Relaxed);
         self.start_writeback();
-    }
-
-    fn flush_pending(&mut self) {
-        if !self.pending.is_empty() {
-            let bytes = std::mem::replace(&mut self.pending, Vec::with_capacity(1 << 20));
-            let _ = self.hash_tx.send(bytes);
-        }
     }
 
     /// Starts writing what the kernel holds so far to disk, without waiting,
@@ -419,29 +400,13 @@ impl FileOut {
         self.writeback_from = in_kernel;
     }
 
-    /// Flushes, hashes the rest and, if asked, makes the file durable.
+    /// Flushes and, if asked, makes the file durable.
     fn finish(&mut self) -> io::Result<()> {
-        self.flush_pending();
         self.writer.flush()?;
         if self.sync {
             self.writer.get_ref().sync_all()?;
         }
         Ok(())
-    }
-}
-
-impl Write for FileOut {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.writer.write(buf)?;
-        self.pending.extend_from_slice(&buf[..n]);
-        if self.pending.len() >= 1 << 20 {
-            self.flush_pending();
-        }
-        self.counted(n);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
     }
 }
 

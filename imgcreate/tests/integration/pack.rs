@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use crate::util;
 use imgcreate::pack::{pack, PackError, PackOptions};
 use imgcreate::stream::StreamError;
+use imgcreate::stream::RECORD_SIZE;
 use imgmanifest::Compression;
 
 struct TempDir(PathBuf);
@@ -62,6 +63,33 @@ fn sha1sum(path: &Path) -> String {
 fn every_compression_round_trips_through_the_real_tools() {
     let dir = TempDir::new("roundtrip");
     let stream = util::synthetic_stream(6 << 20, 0xfeed_beef_0000_0001, 0, true);
+    round_trip_through_the_real_tools(&dir, &stream, 0xfeed_beef_0000_0001);
+}
+
+/// Stretches that cannot be compressed are stored as the formats' own
+/// uncompressed blocks (gzip, xz); the real tools read them back.
+#[test]
+fn stored_stretches_round_trip_through_the_real_tools() {
+    let dir = TempDir::new("stored");
+    let stream = util::synthetic_stream_with_random_runs(12 << 20, 0x5702ed, 16);
+    round_trip_through_the_real_tools(&dir, &stream, 0x5702ed);
+    // Stored, a random block's bytes stand in the file as they are (a
+    // compressor would have coded them): one from the middle of the first
+    // random run (blocks 16 to 31; each record a header and 128 KiB).
+    let at = RECORD_SIZE + 20 * (RECORD_SIZE + (128 << 10)) + RECORD_SIZE + 1000;
+    let needle = &stream[at..at + 4096];
+    for c in [Compression::Gzip, Compression::Xz] {
+        let out = dir.0.join(format!("stored.zfs{}", c.file_suffix()));
+        pack(stream.as_slice(), &out, &PackOptions::new(c.clone()), |_| {}).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(bytes.windows(needle.len()).any(|w| w == needle), "{c}: the random run is stored");
+        let text = &stream[RECORD_SIZE * 2..RECORD_SIZE * 2 + 4096];
+        assert!(!bytes.windows(text.len()).any(|w| w == text), "{c}: the text is compressed");
+        std::fs::remove_file(&out).unwrap();
+    }
+}
+
+fn round_trip_through_the_real_tools(dir: &TempDir, stream: &[u8], toguid: u64) {
     for (compression, tool) in [
         (Compression::None, None),
         (Compression::Gzip, Some("gzip")),
@@ -70,15 +98,15 @@ fn every_compression_round_trips_through_the_real_tools() {
     ] {
         let out = dir.0.join(format!("image.zfs{}", compression.file_suffix()));
         let mut calls = 0;
-        // `sync` on for one writer of each kind (whole chunks; the xz encoder's writes).
+        // `sync` on for some.
         let sync = matches!(compression, Compression::None | Compression::Xz);
         let opts = PackOptions { sync, ..PackOptions::new(compression.clone()) };
-        let packed = pack(&stream[..], &out, &opts, |_| calls += 1).unwrap_or_else(|e| panic!("{compression}: {e}"));
+        let packed = pack(stream, &out, &opts, |_| calls += 1).unwrap_or_else(|e| panic!("{compression}: {e}"));
         assert!(calls > 1, "progress reported");
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(packed.size, bytes.len() as u64);
         assert_eq!(packed.sha1, sha1sum(&out), "{compression}: sha1 of the bytes on disk");
-        assert_eq!(packed.dataset_guid(), Some(0xfeed_beef_0000_0001u64.to_string()));
+        assert_eq!(packed.dataset_guid(), Some(toguid.to_string()));
         assert_eq!(packed.stream_bytes, stream.len() as u64);
         if let Some(tool) = tool {
             // imgadm's install: `<tool> -cdfq`; and the tool's own integrity test.

@@ -19,6 +19,24 @@ pub fn synthetic_stream_in_order(
     record_checksums: bool,
     big_endian: bool,
 ) -> Vec<u8> {
+    build(payload_bytes, toguid, fromguid, record_checksums, big_endian, 0)
+}
+
+/// A stream whose payload has runs of `random_run` 128 KiB blocks of
+/// pseudo-random data (as a file that is already compressed) between runs
+/// of text and zeros, so that the packager stores those runs.
+pub fn synthetic_stream_with_random_runs(payload_bytes: usize, toguid: u64, random_run: usize) -> Vec<u8> {
+    build(payload_bytes, toguid, 0, false, false, random_run)
+}
+
+fn build(
+    payload_bytes: usize,
+    toguid: u64,
+    fromguid: u64,
+    record_checksums: bool,
+    big_endian: bool,
+    random_run: usize,
+) -> Vec<u8> {
     let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
     let u64b = |v: u64| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut out = Vec::with_capacity(payload_bytes + payload_bytes / 100 + 4 * RECORD_SIZE);
@@ -52,8 +70,14 @@ pub fn synthetic_stream_in_order(
     let mut object = 8u64;
     while written < payload_bytes {
         let len = block.min(payload_bytes - written).div_ceil(8) * 8;
+        let index = written / block;
+        let kind = match random_run {
+            0 => index % 3,
+            n if index % (2 * n) >= n => 2,
+            _ => index % 2,
+        };
         let payload: Vec<u8> = (0..len)
-            .map(|i| match (written / block) % 3 {
+            .map(|i| match kind {
                 0 => b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n"[i % 56],
                 1 => 0,
                 _ => {
