@@ -1,63 +1,89 @@
 #!/usr/bin/env bash
-# Benchmark: packaging a real zfs send stream (~600 MB of mixed data made
-# on a zfs-fuse pool) with buildy and with the tools a user would otherwise
-# use, each piped through sha1sum into a file as imgadm does. Prints
-# throughput, output size and peak memory for each, and the ratios; then
-# buildy's peak memory on a ~100 MB and a ~1 GB stream. About 25 minutes on
-# 2 cores, most of it single-threaded xz and bzip2.
+# Benchmark: packaging a real zfs send stream with buildy and with the best
+# parallel tools a user would otherwise pick (pigz, pbzip2 and lbzip2,
+# xz -T0), each peer piped through sha1sum into a file as imgadm does.
+# Runs alternate (buildy, peer, buildy, peer, ...), RUNS of each (default 3),
+# and the medians are compared: throughput, output size, peak memory, and
+# buildy's ratio to the best (fastest) parallel peer of each codec. Then
+# buildy's peak memory on a ~100 MB and a ~1.2 GB stream. The machine's load
+# average is printed before and after.
 #
-#     bash bench/pack.sh            # all compressions
-#     bash bench/pack.sh gzip none  # some
+# The stream: by default one of ~600 MB made on a zfs-fuse pool (manual
+# pages and documentation, many of them already gzipped, libraries, 40 MB
+# of random data); or a send stream of your own with --stream FILE (then
+# the memory rows are left out).
+#
+#     bash bench/pack.sh                          # all codecs, made stream
+#     bash bench/pack.sh gzip none                # some
+#     bash bench/pack.sh --stream my.zfs xz       # your stream
+#     RUNS=5 bash bench/pack.sh --single bzip2    # also the single-threaded tool
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ZFS_EXTRA_PACKAGES=(pigz pbzip2 xz-utils bzip2 gzip time rsync)
+repo=$PWD
+
+given_stream="" single=0 compressions=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --stream) given_stream=$(realpath "$2"); shift 2 ;;
+        --single) single=1; shift ;;
+        none | gzip | bzip2 | xz) compressions+=("$1"); shift ;;
+        *) echo "usage: bench/pack.sh [--stream FILE] [--single] [none|gzip|bzip2|xz]..." >&2; exit 2 ;;
+    esac
+done
+[ ${#compressions[@]} -gt 0 ] || compressions=(none gzip bzip2 xz)
+RUNS=${RUNS:-3}
+
+ZFS_EXTRA_PACKAGES=(pigz pbzip2 lbzip2 xz-utils bzip2 gzip time rsync)
 # shellcheck source=../scripts/lib/zfs.sh
 source scripts/lib/zfs.sh
-
-compressions=("$@")
-[ ${#compressions[@]} -gt 0 ] || compressions=(none gzip bzip2 xz)
+[ -z "$given_stream" ] || apt_need "" "${ZFS_EXTRA_PACKAGES[@]}"
 
 cargo build --release --quiet -p buildy-cli
-buildy=$PWD/target/release/buildy
+buildy=$repo/target/release/buildy
 
-zfs_setup buildy-bench 4G
 work=$(mktemp -d /var/tmp/buildy-bench.XXXXXX)
-cleanup() { zfs_teardown || true; rm -rf "$work" || true; }
+cleanup() { [ -z "$ZFS_POOL" ] || zfs_teardown || true; rm -rf "$work" || true; }
 trap cleanup EXIT
 
-mnt=$work/mnt
-zfs create -o mountpoint="$mnt" "$ZFS_POOL/data"
-zfs_log "filling the dataset: documentation, manual pages, libraries, random data"
-rsync -a /usr/share/doc /usr/share/man "$mnt"/
-mkdir "$mnt/lib"
-find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k | sort | head -90 |
-    xargs -r cp -t "$mnt/lib"
-head -c 40M /dev/urandom > "$mnt/random.bin"
-zfs snapshot "$ZFS_POOL/data@bench"
-stream=$work/stream.zfs
-zfs send "$ZFS_POOL/data@bench" > "$stream"
+small="" large=""
+if [ -n "$given_stream" ]; then
+    stream=$given_stream
+else
+    zfs_setup buildy-bench 4G
+    mnt=$work/mnt
+    zfs create -o mountpoint="$mnt" "$ZFS_POOL/data"
+    zfs_log "filling the dataset: documentation, manual pages, libraries, random data"
+    rsync -a /usr/share/doc /usr/share/man "$mnt"/
+    mkdir "$mnt/lib"
+    find /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name '*.so*' -size +200k | sort | head -90 |
+        xargs -r cp -t "$mnt/lib"
+    head -c 40M /dev/urandom > "$mnt/random.bin"
+    zfs snapshot "$ZFS_POOL/data@bench"
+    stream=$work/stream.zfs
+    zfs send "$ZFS_POOL/data@bench" > "$stream"
 
-# Streams of about 100 MB and 1 GB, to show memory does not grow with
-# input size: the manual pages plus random data, and the data above twice.
-zfs create -o mountpoint="$work/small" "$ZFS_POOL/small"
-rsync -a /usr/share/man "$work/small"/
-head -c 26M /dev/urandom > "$work/small/random.bin"
-zfs create -o mountpoint="$work/large" "$ZFS_POOL/large"
-rsync -a "$mnt"/ "$work/large/one"/
-rsync -a "$mnt"/ "$work/large/two"/
-for name in small large; do
-    zfs snapshot "$ZFS_POOL/$name@bench"
-    zfs send "$ZFS_POOL/$name@bench" > "$work/$name.zfs"
-done
-small=$work/small.zfs large=$work/large.zfs
+    # Streams of about 100 MB and 1.2 GB, to show memory does not grow with
+    # input size: the manual pages plus random data, and the data above twice.
+    zfs create -o mountpoint="$work/small" "$ZFS_POOL/small"
+    rsync -a /usr/share/man "$work/small"/
+    head -c 26M /dev/urandom > "$work/small/random.bin"
+    zfs create -o mountpoint="$work/large" "$ZFS_POOL/large"
+    rsync -a "$mnt"/ "$work/large/one"/
+    rsync -a "$mnt"/ "$work/large/two"/
+    for name in small large; do
+        zfs snapshot "$ZFS_POOL/$name@bench"
+        zfs send "$ZFS_POOL/$name@bench" > "$work/$name.zfs"
+    done
+    small=$work/small.zfs large=$work/large.zfs
 
-# Measure on a quiet machine: zfs-fuse keeps flushing the pool for a while
-# after the writes, on the same two cores the compressors need.
-zfs_teardown
-ZFS_POOL=""
-# And let the stream files just written reach the disk, or the first
-# measurements (and buildy's final fsync) queue behind their writeback.
-sync
+    # Measure on a quiet machine: zfs-fuse keeps flushing the pool for a
+    # while after the writes, on the same cores the compressors need.
+    zfs_teardown
+    ZFS_POOL=""
+    # And let the stream files just written reach the disk, or the first
+    # measurements (and buildy's final fsync) queue behind their writeback.
+    sync
+fi
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 stream_bytes=$(stat -c %s "$stream")
@@ -107,16 +133,38 @@ ratio() { # ratio A B: throughput of A over B, and size of A over B
         'BEGIN { printf "  %s vs %s: %.2fx throughput, output %+.2f%%\n", a, b, sb / sa, (za / zb - 1) * 100 }'
 }
 
-# compare C LEVEL SINGLE PARALLEL...: buildy against the single-threaded
-# tool and its parallel peer at the same level.
+# best LABEL...: the fastest of LABELs (by median time).
+best() {
+    local l
+    for l in "$@"; do echo "${SECS[$l]} $l"; done | sort -n | head -n 1 | cut -d' ' -f2-
+}
+
+# compare C LEVEL SINGLE PEER...: buildy against each parallel PEER (its
+# command words, as one argument) at LEVEL, in turns, RUNS times; with
+# --single, the single-threaded tool SINGLE too. Then the medians, the
+# ratios, and the ratio to the fastest peer.
 compare() {
-    local c=$1 level=$2 single=$3
+    local c=$1 level=$2 tool=$3 i peer
     shift 3
-    run "buildy $c" "$work/o" buildy pack -c "$c" -o "$work/o" "$stream"
-    run "$single $level" "$work/o" "$single" "$level" -c
-    run "$* $level" "$work/o" "$@" "$level" -c
-    ratio "buildy $c" "$single $level"
-    ratio "buildy $c" "$* $level"
+    local -a peers=("$@") labels=("buildy $c")
+    [ "$single" = 0 ] || peers+=("$tool")
+    for peer in "${peers[@]}"; do labels+=("$peer $level"); done
+    for i in $(seq "$RUNS"); do
+        run "buildy $c #$i" "$work/o" buildy pack -c "$c" -o "$work/o" "$stream"
+        for peer in "${peers[@]}"; do
+            local words
+            read -ra words <<<"$peer"
+            run "$peer $level #$i" "$work/o" "${words[@]}" "$level" -c
+        done
+    done
+    for peer in "${labels[@]}"; do median "$peer" "$RUNS"; done
+    for peer in "${labels[@]:1}"; do ratio "buildy $c" "$peer"; done
+    [ "$single" = 0 ] || unset 'peers[-1]'
+    local -a parallel=()
+    for peer in "${peers[@]}"; do parallel+=("$peer $level"); done
+    peer=$(best "${parallel[@]}")
+    echo "  best parallel peer for $c: $peer"
+    ratio "buildy $c" "$peer"
 }
 
 # memory C: buildy's peak memory on the ~100 MB and the ~1 GB stream.
@@ -132,21 +180,23 @@ memory() {
     echo "  peak memory, 1 GB stream over 100 MB stream: $large_rss MiB / $small_rss MiB"
 }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc); $RUNS runs of each, alternating"
 for c in "${compressions[@]}"; do
     echo "== $c"
     case $c in
         none)
-            # Quick and so noisy here: five runs each, alternating, median.
-            for i in 1 2 3 4 5; do
+            for i in $(seq "$RUNS"); do
                 run "buildy none #$i" "$work/o" buildy pack -c none -o "$work/o" "$stream"
                 run "cat | sha1sum #$i" "$work/o" cat
             done
-            median "buildy none" 5
-            median "cat | sha1sum" 5
+            median "buildy none" "$RUNS"
+            median "cat | sha1sum" "$RUNS"
             ratio "buildy none" "cat | sha1sum"
             ;;
-        gzip) compare gzip -6 gzip pigz && memory gzip ;;
-        bzip2) compare bzip2 -9 bzip2 pbzip2 && memory bzip2 ;;
-        xz) compare xz -6 xz xz -T0 ;;
+        gzip) compare gzip -6 gzip pigz ;;
+        bzip2) compare bzip2 -9 bzip2 pbzip2 lbzip2 ;;
+        xz) compare xz -6 xz "xz -T0" ;;
     esac
+    [ -z "$small" ] || [ "$c" = none ] || memory "$c"
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
