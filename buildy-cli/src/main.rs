@@ -47,7 +47,22 @@ pub enum Failure {
     Failed(String),
 }
 
+/// glibc raises its mmap threshold each time a large block is freed, after
+/// which the packager's 1 to 24 MiB chunk buffers come from the heap, which
+/// fragments: peak memory then grew with the input (gzip: 33 MiB on a
+/// 130 MB stream, 44 MiB on 600 MB). A fixed threshold keeps every large
+/// buffer its own mapping, given back when freed (18 and 19 MiB).
+fn steady_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+    }
+}
+
 fn main() -> ExitCode {
+    steady_allocator();
     // `buildy -i UUID -d DIR -m JSON` is `buildy build ...`: buildimage's
     // command line works unchanged.
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
