@@ -76,20 +76,19 @@ pub fn compress_chunk(c: &Compression, level: u32, chunk: &[u8]) -> io::Result<V
             };
             for (range, stored) in entropy::segments(chunk, reach, min_stored) {
                 let part = &chunk[range];
-                match (c, stored) {
-                    (Compression::Gzip, _) => {
-                        let level = if stored { flate2::Compression::none() } else { flate2::Compression::new(level) };
-                        let mut e = flate2::write::GzEncoder::new(out, level);
-                        e.write_all(part)?;
-                        out = e.finish()?;
+                out = match (c, stored) {
+                    (Compression::Gzip, true) => gzip_member(out, flate2::Compression::none(), part)?,
+                    (Compression::Gzip, false) => gzip_member(out, flate2::Compression::new(level), part)?,
+                    (_, true) => {
+                        out.extend_from_slice(&xz_stored::stream(part));
+                        out
                     }
-                    (_, true) => out.extend_from_slice(&xz_stored::stream(part)),
                     (_, false) => {
                         let mut e = liblzma::write::XzEncoder::new(out, level);
                         e.write_all(part)?;
-                        out = e.finish()?;
+                        e.finish()?
                     }
-                }
+                };
             }
             Ok(out)
         }
@@ -103,6 +102,13 @@ pub fn compress_chunk(c: &Compression, level: u32, chunk: &[u8]) -> io::Result<V
             Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unknown compression \"{name}\"")))
         }
     }
+}
+
+/// `part` as a gzip member appended to `out`.
+fn gzip_member(out: Vec<u8>, level: flate2::Compression, part: &[u8]) -> io::Result<Vec<u8>> {
+    let mut e = flate2::write::GzEncoder::new(out, level);
+    e.write_all(part)?;
+    e.finish()
 }
 
 /// The compression of an image file, from its first bytes.
@@ -148,7 +154,7 @@ mod tests {
         }
         for c in [Compression::Gzip, Compression::Bzip2, Compression::Xz, Compression::None] {
             let mut file = Vec::new();
-            for chunk in data.chunks(chunk_size(&c, 1)) {
+            for chunk in data.chunks(chunk_size(&c, default_level(&c))) {
                 file.extend(compress_chunk(&c, default_level(&c), chunk).unwrap());
             }
             assert_eq!(detect(&file), c);

@@ -1,19 +1,20 @@
 //! Finding the stretches of a chunk that no compressor can shrink (already
-//! compressed files, random data), cheaply: a 64 KiB window is taken as
+//! compressed files, random data), cheaply. A 64 KiB window is taken as
 //! incompressible when its order-0 entropy is that of random bytes and
 //! almost none of its content occurs elsewhere within the compressor's
-//! reach: a second copy of a compressed file is high in entropy, but xz's
-//! 8 MiB dictionary finds it, and it can only if the first copy was not
-//! stored either (a stored stretch starts the compressor afresh after it). Stored as the format's own uncompressed
-//! blocks, such stretches cost the match finder nothing and the output next
-//! to nothing: a peer's compressor spends its time on them and then stores
-//! them too.
+//! reach: a second copy of a compressed file is high in entropy too, but
+//! xz's 8 MiB dictionary finds it, and can only if the first copy was not
+//! stored either (a stored stretch starts the compressor afresh after it).
+//! Stored as the format's own uncompressed blocks, such stretches cost the
+//! match finder nothing and the output next to nothing: a peer's compressor
+//! spends its time on them and then stores them too.
 //!
 //! Repeats are found as in content-defined chunking: a gear hash of the
 //! last 64 bytes marks an anchor where its top bits are zero (one byte in
 //! 512 on average, the same places in every copy of the same content), and
 //! an anchor whose hash occurs again within reach, before or after it, is a
-//! repeat.
+//! repeat. Only the high-entropy windows are hashed: a copy of random-looking
+//! content is random-looking itself, and text never needs the hash.
 
 use std::ops::Range;
 
@@ -35,19 +36,20 @@ const MAX_REPEATED: f64 = 0.02;
 /// runs shorter than `min_stored` are compressed with their neighbours,
 /// as the compressor after a stored run starts with an empty dictionary.
 pub fn segments(chunk: &[u8], reach: usize, min_stored: usize) -> Vec<(Range<usize>, bool)> {
-    let anchors = anchors(chunk, reach);
+    let windows: Vec<Range<usize>> =
+        (0..chunk.len()).step_by(WINDOW).map(|at| at..chunk.len().min(at + WINDOW)).collect();
+    let random: Vec<bool> =
+        windows.iter().map(|w| w.len() == WINDOW && bits_per_byte(&chunk[w.clone()]) >= INCOMPRESSIBLE_BITS).collect();
+    let anchors = if random.contains(&true) { anchors(chunk, &windows, &random, reach) } else { Vec::new() };
     let mut anchors = anchors.iter().peekable();
     let mut runs: Vec<(Range<usize>, bool)> = Vec::new();
-    for (i, window) in chunk.chunks(WINDOW).enumerate() {
-        let range = i * WINDOW..i * WINDOW + window.len();
+    for (range, random) in windows.into_iter().zip(random) {
         let (mut seen, mut repeated) = (0usize, 0usize);
         while let Some((_, r)) = anchors.next_if(|(at, _)| range.contains(at)) {
             seen += 1;
             repeated += usize::from(*r);
         }
-        let stored = window.len() == WINDOW
-            && (repeated as f64) <= MAX_REPEATED * seen.max(1) as f64
-            && bits_per_byte(window) >= INCOMPRESSIBLE_BITS;
+        let stored = random && (repeated as f64) <= MAX_REPEATED * seen.max(1) as f64;
         push(&mut runs, range, stored);
     }
     // Short stored runs join the compressed ones around them.
@@ -66,15 +68,22 @@ fn push(runs: &mut Vec<(Range<usize>, bool)>, range: Range<usize>, stored: bool)
     }
 }
 
-/// The chunk's anchors in order: position, and whether the same hash
-/// occurs within `reach` of it, before or after.
-fn anchors(chunk: &[u8], reach: usize) -> Vec<(usize, bool)> {
-    let mut found: Vec<(u64, usize)> = Vec::with_capacity(chunk.len() / 400);
+/// The anchors of the `random` windows in order: position, and whether the
+/// same hash occurs within `reach` of it, before or after. The hash runs
+/// on across adjacent random windows and starts afresh after others.
+fn anchors(chunk: &[u8], windows: &[Range<usize>], random: &[bool], reach: usize) -> Vec<(usize, bool)> {
+    let mut found: Vec<(u64, usize)> = Vec::new();
     let mut hash = 0u64;
-    for (at, &b) in chunk.iter().enumerate() {
-        hash = (hash << 1).wrapping_add(GEAR[b as usize]);
-        if hash >> 55 == 0 {
-            found.push((hash, at));
+    for (window, &random) in windows.iter().zip(random) {
+        if !random {
+            hash = 0;
+            continue;
+        }
+        for at in window.clone() {
+            hash = (hash << 1).wrapping_add(GEAR[chunk[at] as usize]);
+            if hash >> 55 == 0 {
+                found.push((hash, at));
+            }
         }
     }
     let mut repeated = vec![false; found.len()];

@@ -30,7 +30,12 @@ impl Servers {
     /// The layer `key` from the first server that has it, imported and made
     /// a local layer.
     pub fn fetch(&self, build: &mut Build, layers: &Layers, key: &Key) -> Result<Option<Described>, BuildError> {
-        self.0.iter().find_map(|client| fetch_from(build, layers, key, client).transpose()).transpose()
+        for client in &self.0 {
+            if let Some(described) = fetch_from(build, layers, key, client)? {
+                return Ok(Some(described));
+            }
+        }
+        Ok(None)
     }
 }
 
