@@ -144,25 +144,22 @@ best() {
 # --single, the single-threaded tool SINGLE too. Then the medians, the
 # ratios, and the ratio to the fastest peer.
 compare() {
-    local c=$1 level=$2 tool=$3 i peer
+    local c=$1 level=$2 tool=$3 i peer words
     shift 3
-    local -a peers=("$@") labels=("buildy $c")
-    [ "$single" = 0 ] || peers+=("$tool")
-    for peer in "${peers[@]}"; do labels+=("$peer $level"); done
+    local -a parallel=("$@") timed=("$@") labels=("buildy $c") best_of=()
+    [ "$single" = 0 ] || timed+=("$tool")
+    for peer in "${timed[@]}"; do labels+=("$peer $level"); done
+    for peer in "${parallel[@]}"; do best_of+=("$peer $level"); done
     for i in $(seq "$RUNS"); do
         run "buildy $c #$i" "$work/o" buildy pack -c "$c" -o "$work/o" "$stream"
-        for peer in "${peers[@]}"; do
-            local words
+        for peer in "${timed[@]}"; do
             read -ra words <<<"$peer"
             run "$peer $level #$i" "$work/o" "${words[@]}" "$level" -c
         done
     done
     for peer in "${labels[@]}"; do median "$peer" "$RUNS"; done
     for peer in "${labels[@]:1}"; do ratio "buildy $c" "$peer"; done
-    [ "$single" = 0 ] || unset 'peers[-1]'
-    local -a parallel=()
-    for peer in "${peers[@]}"; do parallel+=("$peer $level"); done
-    peer=$(best "${parallel[@]}")
+    peer=$(best "${best_of[@]}")
     echo "  best parallel peer for $c: $peer"
     ratio "buildy $c" "$peer"
 }
