@@ -39,7 +39,9 @@ pub fn prune(layers: &Layers, pool: &str, opts: &PruneOptions) -> Result<Pruned,
     let mut pruned = Pruned { size_before, size_after: size_before, ..Pruned::default() };
     let cutoff = opts.older_than_days.map(|d| now().saturating_sub(d * 86_400));
     for layer in all {
-        let too_old = cutoff.is_some_and(|c| layer.last_used < c);
+        // Not used since the cutoff: with 0 days, every layer, also one used
+        // within this second (timestamps are whole seconds).
+        let too_old = cutoff.is_some_and(|c| layer.last_used <= c);
         let too_big = opts.max_size.is_some_and(|max| pruned.size_after > max);
         if !too_old && !too_big {
             continue;
