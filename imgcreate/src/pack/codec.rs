@@ -9,7 +9,9 @@
 //!
 //! Stretches of a gzip or xz chunk that cannot be compressed
 //! ([`entropy::segments`]) go into members of the format's stored blocks
-//! instead of through the match finder. bzip2 has no stored blocks.
+//! instead of through the match finder. bzip2 has no stored blocks; its
+//! chunks go through buildy's own encoder ([`super::bzip2_encoder`]), which sorts
+//! faster than libbz2.
 
 use std::io::{self, Read, Write};
 
@@ -36,12 +38,12 @@ pub fn max_level(c: &Compression) -> u32 {
 }
 
 /// Size of the chunks compressed independently. gzip's window is 32 KiB,
-/// so 1 MiB chunks cost well under 1% of ratio; bzip2 works in 900 kB
-/// blocks, so a chunk holds four of them; xz's are the blocks `xz -T`
+/// so 1 MiB chunks cost well under 1% of ratio; bzip2 works in blocks of
+/// just under 100 kB times the level, so a chunk holds four of them; xz's are the blocks `xz -T`
 /// makes: three times the level's dictionary, at least 1 MiB.
 pub fn chunk_size(c: &Compression, level: u32) -> usize {
     match c {
-        Compression::Bzip2 => 4 * 900_000,
+        Compression::Bzip2 => super::bzip2_encoder::input_for_blocks(level, 4),
         Compression::Xz => (3 * xz_dictionary(level)).max(1 << 20),
         _ => 1 << 20,
     }
@@ -92,11 +94,15 @@ pub fn compress_chunk(c: &Compression, level: u32, chunk: &[u8]) -> io::Result<V
             }
             Ok(out)
         }
-        Compression::Bzip2 => {
-            let mut e = bzip2::write::BzEncoder::new(out, bzip2::Compression::new(level));
-            e.write_all(chunk)?;
-            e.finish()
-        }
+        Compression::Bzip2 => match super::bzip2_encoder::compress(level, chunk) {
+            Some(stream) => Ok(stream),
+            // A periodic block: libbz2 sorts those.
+            None => {
+                let mut e = bzip2::write::BzEncoder::new(out, bzip2::Compression::new(level));
+                e.write_all(chunk)?;
+                e.finish()
+            }
+        },
         Compression::None => Ok(chunk.to_vec()),
         Compression::Unknown(name) => {
             Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unknown compression \"{name}\"")))

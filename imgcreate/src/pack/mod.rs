@@ -10,6 +10,7 @@
 //! output and renamed into place only when it is complete; on any failure
 //! it is removed. `size` and `sha1` are of the bytes written to disk.
 
+mod bzip2_encoder;
 pub mod codec;
 mod entropy;
 mod xz_stored;
