@@ -193,16 +193,21 @@ fn run_pipeline(
     let (work_tx, work_rx) = sync_channel::<(u64, Vec<u8>)>(slots);
     let (done_tx, done_rx) = sync_channel::<(u64, io::Result<Vec<u8>>)>(slots);
     let work_rx = Arc::new(Mutex::new(work_rx));
+    // Input buffers come back once compressed (or hashed, without
+    // compression) and are read into again: no fresh pages to fault in
+    // for every chunk. There are never more than `slots` of them.
+    let (pool_tx, pool_rx) = sync_channel::<Vec<u8>>(slots);
 
     thread::scope(|scope| {
         let mut worker_handles = Vec::new();
         for _ in 0..workers {
-            let (work_rx, done_tx, compression, level) =
-                (Arc::clone(&work_rx), done_tx.clone(), compression.clone(), plan.level);
+            let (work_rx, done_tx, pool_tx, compression, level) =
+                (Arc::clone(&work_rx), done_tx.clone(), pool_tx.clone(), compression.clone(), plan.level);
             worker_handles.push(scope.spawn(move || loop {
                 let next = work_rx.lock().expect("no worker panics holding it").recv();
                 let Ok((seq, data)) = next else { break };
                 let out = codec::compress_chunk(&compression, level, &data);
+                let _ = pool_tx.try_send(data);
                 if done_tx.send((seq, out)).is_err() {
                     break;
                 }
@@ -216,7 +221,11 @@ fn run_pipeline(
         drop(done_tx);
 
         let writer_out = Arc::clone(&bytes_out);
-        let writer = scope.spawn(move || write_in_order(file, done_rx, token_tx, writer_out, plan));
+        // Without compression the chunks themselves are written, and the
+        // hasher gives them back.
+        let hashed_back = (workers == 0).then(|| pool_tx.clone());
+        drop(pool_tx);
+        let writer = scope.spawn(move || write_in_order(file, done_rx, token_tx, hashed_back, writer_out, plan));
 
         // This thread: read, check, dispatch.
         let mut reader = plan.check_stream.then(StreamReader::new);
@@ -227,7 +236,8 @@ fn run_pipeline(
                 break Ok(()); // the writer stopped: its error is reported below
             }
             // `take` + `read_to_end` fills the chunk without zeroing it first.
-            let mut buf = Vec::with_capacity(chunk);
+            let mut buf = pool_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(chunk));
+            buf.clear();
             let n = match input.by_ref().take(chunk as u64).read_to_end(&mut buf) {
                 Ok(n) => n,
                 Err(e) => break Err(PackError::Input(e)),
@@ -287,6 +297,7 @@ fn write_in_order(
     file: File,
     done_rx: Receiver<(u64, io::Result<Vec<u8>>)>,
     token_tx: SyncSender<()>,
+    hashed_back: Option<SyncSender<Vec<u8>>>,
     shared_size: Arc<std::sync::atomic::AtomicU64>,
     plan: &Plan,
 ) -> Result<(u64, String), WriteError> {
@@ -297,6 +308,9 @@ fn write_in_order(
         let mut sha1 = Sha1::new();
         for bytes in hash_rx {
             sha1.update(&bytes);
+            if let Some(pool) = &hashed_back {
+                let _ = pool.try_send(bytes);
+            }
         }
         sha1_hex(sha1)
     });
