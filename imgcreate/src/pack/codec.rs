@@ -86,7 +86,7 @@ pub fn compress_chunk(c: &Compression, level: u32, chunk: &[u8]) -> io::Result<V
                         out
                     }
                     (_, false) => {
-                        let mut e = liblzma::write::XzEncoder::new(out, level);
+                        let mut e = liblzma::write::XzEncoder::new_stream(out, xz_encoder(level)?);
                         e.write_all(part)?;
                         e.finish()?
                     }
@@ -108,6 +108,24 @@ pub fn compress_chunk(c: &Compression, level: u32, chunk: &[u8]) -> io::Result<V
             Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unknown compression \"{name}\"")))
         }
     }
+}
+
+/// Deepest search of xz's binary-tree match finder. The presets from 5 up
+/// search 32 to 152 deep; 24 (preset 4's) costs about 0.1% of size on a
+/// send stream of system files and saves about 10% of the time
+/// (`bench/pack.sh`; `xz --lzma2=preset=6,depth=24` does the same).
+const XZ_MAX_DEPTH: u32 = 24;
+
+/// An xz stream encoder at preset `level`, with the search depth capped.
+fn xz_encoder(level: u32) -> io::Result<liblzma::stream::Stream> {
+    use liblzma::stream::{Check, Filters, LzmaOptions, Stream};
+    let mut opts = LzmaOptions::new_preset(level).map_err(io::Error::other)?;
+    if level >= 4 {
+        // The binary-tree presets; 0 is liblzma's automatic depth, 16 +
+        // nice_len / 2.
+        opts.depth(XZ_MAX_DEPTH);
+    }
+    Stream::new_stream_encoder(Filters::new().lzma2(&opts), Check::Crc64).map_err(io::Error::other)
 }
 
 /// `part` as a gzip member appended to `out`.
