@@ -157,7 +157,7 @@ impl<'a> Undoer<'a> {
             Resource::Snapshot { name } => {
                 if self.marked_by(name, owner) {
                     let zfs = self.zfs;
-                    self.act(Action::Destroy(name.clone()), || zfs.destroy(name, false).map_err(|e| e.to_string()));
+                    self.act(Action::Destroy(name.clone()), || destroyed(zfs, name, false));
                 }
             }
             Resource::Directory { path } => {
@@ -214,7 +214,7 @@ impl<'a> Undoer<'a> {
                         self.release(mp, &[]);
                     }
                     let zfs = self.zfs;
-                    self.act(Action::Destroy(name.clone()), || zfs.destroy(name, true).map_err(|e| e.to_string()));
+                    self.act(Action::Destroy(name.clone()), || destroyed(zfs, name, true));
                 }
             }
             Resource::Layer { partial, dataset, lock, record, sidecar } => {
@@ -230,12 +230,12 @@ impl<'a> Undoer<'a> {
         let Some(_held) = self.lock_unless_live(partial, lock, live) else { return };
         let zfs = self.zfs;
         if matches!(zfs.exists(partial), Ok(true)) {
-            self.act(Action::Destroy(partial.to_string()), || zfs.destroy(partial, true).map_err(|e| e.to_string()));
+            self.act(Action::Destroy(partial.to_string()), || destroyed(zfs, partial, true));
         }
         if !self.marked_by(dataset, owner) {
             return;
         }
-        if !self.act(Action::Destroy(dataset.to_string()), || zfs.destroy(dataset, true).map_err(|e| e.to_string())) {
+        if !self.act(Action::Destroy(dataset.to_string()), || destroyed(zfs, dataset, true)) {
             return;
         }
         for file in files {
@@ -277,7 +277,7 @@ impl<'a> Undoer<'a> {
             self.release(mp, &[]);
         }
         let zfs = self.zfs;
-        self.act(Action::Destroy(name.to_string()), || zfs.destroy(name, true).map_err(|e| e.to_string()));
+        self.act(Action::Destroy(name.to_string()), || destroyed(zfs, name, true));
     }
 
     /// An install's received dataset: under the image's import lock (a
@@ -296,10 +296,10 @@ impl<'a> Undoer<'a> {
         let zfs = self.zfs;
         // The partial dataset is ours: its name is taken under the lock.
         if matches!(zfs.exists(partial), Ok(true)) {
-            self.act(Action::Destroy(partial.to_string()), || zfs.destroy(partial, true).map_err(|e| e.to_string()));
+            self.act(Action::Destroy(partial.to_string()), || destroyed(zfs, partial, true));
         }
         if self.marked_by(dataset, owner) {
-            self.act(Action::Destroy(dataset.to_string()), || zfs.destroy(dataset, true).map_err(|e| e.to_string()));
+            self.act(Action::Destroy(dataset.to_string()), || destroyed(zfs, dataset, true));
         }
     }
 
@@ -354,4 +354,13 @@ impl<'a> Undoer<'a> {
 pub fn marked_by(zfs: &Zfs, name: &str, owner: &Owner) -> Result<bool, ZfsError> {
     let mark = zfs.get_if_exists(name, OWNER_PROPERTY)?;
     Ok(mark.and_then(|m| Owner::from_property(&m)).is_some_and(|o| o.same_run(owner)))
+}
+
+/// Destroys `name`; one already gone counts as destroyed (a `zfs destroy`
+/// the killed run had started can finish after the run died).
+fn destroyed(zfs: &Zfs, name: &str, recursive: bool) -> Result<(), String> {
+    match zfs.destroy(name, recursive) {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map_err(|e| e.to_string()),
+    }
 }
