@@ -302,3 +302,22 @@ fn a_manifest_with_an_array_uuid_is_refused_by_create_install_and_build() {
     assert_fails(&run_build(&t, &args), 2, "the manifest's uuid must be a uuid string");
     assert_eq!(state(), before, "build");
 }
+
+/// Bug: cleanup failed with "dataset does not exist" when a `zfs destroy`
+/// the killed build had started finished between cleanup's check and its
+/// own destroy (CI, the kill-at-every-checkpoint test). A dataset already
+/// gone now counts as destroyed; any other destroy failure still fails.
+#[test]
+fn destroying_a_dataset_already_gone_counts_as_destroyed_and_other_failures_still_fail() {
+    let Some(t) = TestZfs::new("reg-destroy-gone") else { return };
+    let host = imgcreate::host::zfs::Zfs::new("zfs", &imgcreate::host::exec::Exec::default());
+    let (parent, child) = (t.ds("parent"), t.ds("parent/child"));
+    zfs(&["create", "-p", &child]);
+    let err = host.destroy_if_exists(&parent, false).unwrap_err();
+    assert!(!err.is_not_found(), "a parent with a child is not 'gone': {err}");
+    assert!(zfs_ok(&["list", &child]), "nothing was destroyed");
+    host.destroy_if_exists(&parent, true).unwrap();
+    assert!(!zfs_ok(&["list", &parent]), "destroyed");
+    host.destroy_if_exists(&parent, true).unwrap();
+    host.destroy_if_exists(&format!("{parent}@never"), false).unwrap();
+}

@@ -212,6 +212,14 @@ impl Zfs {
         self.run_mounting("destroy", name, args).map(drop)
     }
 
+    /// Destroys `name`; one that does not exist (any more) is not an error.
+    pub fn destroy_if_exists(&self, name: &str, recursive: bool) -> Result<(), ZfsError> {
+        match self.destroy(name, recursive) {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
     pub fn set(&self, name: &str, prop: &str, value: &str) -> Result<(), ZfsError> {
         self.run_mounting("set", name, &["set", &format!("{prop}={value}"), name]).map(drop)
     }

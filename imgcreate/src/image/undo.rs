@@ -119,6 +119,15 @@ impl<'a> Undoer<'a> {
         true
     }
 
+    /// Destroys `name`. One already gone counts as destroyed: a `zfs
+    /// destroy` the killed run had started can finish after the run died.
+    fn destroy(&mut self, name: &str, recursive: bool) -> bool {
+        let zfs = self.zfs;
+        self.act(Action::Destroy(name.to_string()), || {
+            zfs.destroy_if_exists(name, recursive).map_err(|e| e.to_string())
+        })
+    }
+
     /// Undoes everything `journal` names, newest first, and forgets what is
     /// gone; the journal file goes when nothing is left. `live`: the run
     /// itself undoes (it holds its locks). Returns whether all is undone.
@@ -156,8 +165,7 @@ impl<'a> Undoer<'a> {
             Resource::Dataset { name, mountpoint } => self.dataset(name, mountpoint.as_deref(), owner),
             Resource::Snapshot { name } => {
                 if self.marked_by(name, owner) {
-                    let zfs = self.zfs;
-                    self.act(Action::Destroy(name.clone()), || destroyed(zfs, name, false));
+                    self.destroy(name, false);
                 }
             }
             Resource::Directory { path } => {
@@ -213,8 +221,7 @@ impl<'a> Undoer<'a> {
                     if let Some(mp) = mountpoint {
                         self.release(mp, &[]);
                     }
-                    let zfs = self.zfs;
-                    self.act(Action::Destroy(name.clone()), || destroyed(zfs, name, true));
+                    self.destroy(name, true);
                 }
             }
             Resource::Layer { partial, dataset, lock, record, sidecar } => {
@@ -230,12 +237,12 @@ impl<'a> Undoer<'a> {
         let Some(_held) = self.lock_unless_live(partial, lock, live) else { return };
         let zfs = self.zfs;
         if matches!(zfs.exists(partial), Ok(true)) {
-            self.act(Action::Destroy(partial.to_string()), || destroyed(zfs, partial, true));
+            self.destroy(partial, true);
         }
         if !self.marked_by(dataset, owner) {
             return;
         }
-        if !self.act(Action::Destroy(dataset.to_string()), || destroyed(zfs, dataset, true)) {
+        if !self.destroy(dataset, true) {
             return;
         }
         for file in files {
@@ -276,8 +283,7 @@ impl<'a> Undoer<'a> {
         if let Some(mp) = mountpoint {
             self.release(mp, &[]);
         }
-        let zfs = self.zfs;
-        self.act(Action::Destroy(name.to_string()), || destroyed(zfs, name, true));
+        self.destroy(name, true);
     }
 
     /// An install's received dataset: under the image's import lock (a
@@ -296,10 +302,10 @@ impl<'a> Undoer<'a> {
         let zfs = self.zfs;
         // The partial dataset is ours: its name is taken under the lock.
         if matches!(zfs.exists(partial), Ok(true)) {
-            self.act(Action::Destroy(partial.to_string()), || destroyed(zfs, partial, true));
+            self.destroy(partial, true);
         }
         if self.marked_by(dataset, owner) {
-            self.act(Action::Destroy(dataset.to_string()), || destroyed(zfs, dataset, true));
+            self.destroy(dataset, true);
         }
     }
 
@@ -354,13 +360,4 @@ impl<'a> Undoer<'a> {
 pub fn marked_by(zfs: &Zfs, name: &str, owner: &Owner) -> Result<bool, ZfsError> {
     let mark = zfs.get_if_exists(name, OWNER_PROPERTY)?;
     Ok(mark.and_then(|m| Owner::from_property(&m)).is_some_and(|o| o.same_run(owner)))
-}
-
-/// Destroys `name`; one already gone counts as destroyed (a `zfs destroy`
-/// the killed run had started can finish after the run died).
-fn destroyed(zfs: &Zfs, name: &str, recursive: bool) -> Result<(), String> {
-    match zfs.destroy(name, recursive) {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map_err(|e| e.to_string()),
-    }
 }
