@@ -17,6 +17,7 @@
 #     bash bench/pack.sh gzip none                # some
 #     bash bench/pack.sh --stream my.zfs xz       # your stream
 #     RUNS=5 bash bench/pack.sh --single bzip2    # also the single-threaded tool
+#     MEMORY_RUNS=1 bash bench/pack.sh xz           # one memory run of each size
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#compressions[@]} -gt 0 ] || compressions=(none gzip bzip2 xz)
 RUNS=${RUNS:-3}
+MEMORY_RUNS=${MEMORY_RUNS:-$RUNS}
 
 ZFS_EXTRA_PACKAGES=(pigz pbzip2 lbzip2 xz-utils bzip2 gzip time rsync)
 # shellcheck source=../scripts/lib/zfs.sh
@@ -164,17 +166,29 @@ compare() {
     ratio "buildy $c" "$peer"
 }
 
-# memory C: buildy's peak memory on the ~100 MB and the ~1 GB stream.
+# memory C: buildy's peak memory on the ~100 MB and the ~1 GB stream,
+# MEMORY_RUNS times each in turns (the peak varies by a few MiB from run to
+# run with what is in flight at the time), and the median peaks compared.
 memory() {
-    local c=$1
-    in_bytes=$(stat -c %s "$small")
-    run "buildy $c, $(mb "$in_bytes") MB" "$work/o" buildy pack -c "$c" -o "$work/o" "$small"
-    local small_rss=${RSS["buildy $c, $(mb "$in_bytes") MB"]}
-    in_bytes=$(stat -c %s "$large")
-    run "buildy $c, $(mb "$in_bytes") MB" "$work/o" buildy pack -c "$c" -o "$work/o" "$large"
-    local large_rss=${RSS["buildy $c, $(mb "$in_bytes") MB"]}
+    local c=$1 i name
+    local -A label bytes rss
+    for name in small large; do
+        bytes[$name]=$(stat -c %s "${!name}")
+        label[$name]="buildy $c, $(mb "${bytes[$name]}") MB"
+    done
+    for i in $(seq "$MEMORY_RUNS"); do
+        for name in small large; do
+            in_bytes=${bytes[$name]}
+            run "${label[$name]} #$i" "$work/o" buildy pack -c "$c" -o "$work/o" "${!name}"
+        done
+    done
     in_bytes=$stream_bytes
-    echo "  peak memory, 1 GB stream over 100 MB stream: $large_rss MiB / $small_rss MiB"
+    for name in small large; do
+        rss[$name]=$(for i in $(seq "$MEMORY_RUNS"); do echo "${RSS[${label[$name]} #$i]}"; done |
+            sort -n | sed -n "$(( (MEMORY_RUNS + 1) / 2 ))p")
+    done
+    awk -v l="${rss[large]}" -v s="${rss[small]}" -v n="$MEMORY_RUNS" 'BEGIN {
+        printf "  median peak memory of %d, 1 GB stream over 100 MB stream: %d MiB / %d MiB (%+.0f%%)\n", n, l, s, (l / s - 1) * 100 }'
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc); $RUNS runs of each, alternating"

@@ -185,7 +185,7 @@ fn run_pipeline(
     let slots = in_flight(threads.max(1), chunk);
 
     // Tokens bound the chunks in flight: taken before reading, given back
-    // by the writer once a chunk is on disk.
+    // by the hasher once a chunk is written and hashed.
     let (token_tx, token_rx) = sync_channel::<()>(slots);
     for _ in 0..slots {
         token_tx.send(()).expect("fresh channel has room");
@@ -302,7 +302,10 @@ fn write_in_order(
     plan: &Plan,
 ) -> Result<(u64, String), WriteError> {
     // SHA-1 runs on its own thread, over the same bytes in the same order,
-    // so hashing overlaps with the write copy into the kernel.
+    // so hashing overlaps with the write copy into the kernel. A chunk's
+    // token goes back to the reader once it is hashed, so the chunks alive
+    // anywhere (read, compressed, waiting, hashed) are at most the tokens,
+    // whatever the threads' timing: peak memory does not drift.
     let (hash_tx, hash_rx) = sync_channel::<Vec<u8>>(4);
     let hasher = thread::spawn(move || {
         let mut sha1 = Sha1::new();
@@ -310,7 +313,10 @@ fn write_in_order(
             sha1.update(&bytes);
             if let Some(pool) = &hashed_back {
                 let _ = pool.try_send(bytes);
+            } else {
+                drop(bytes);
             }
+            let _ = token_tx.send(());
         }
         sha1_hex(sha1)
     });
@@ -322,8 +328,7 @@ fn write_in_order(
         sync: plan.sync,
         writeback_from: 0,
     };
-    // Chunks in sequence order, each given to `sink`; a token goes back to
-    // the reader for each.
+    // Chunks in sequence order, each given to `sink`.
     let drain = |sink: &mut dyn FnMut(Vec<u8>) -> Result<(), WriteError>| -> Result<(), WriteError> {
         let mut next = 0u64;
         let mut waiting: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
@@ -332,7 +337,6 @@ fn write_in_order(
             while let Some(data) = waiting.remove(&next) {
                 sink(data)?;
                 next += 1;
-                let _ = token_tx.send(());
             }
         }
         Ok(())
